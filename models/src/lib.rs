@@ -1,0 +1,31 @@
+//! Undertone's models: the tokenizer and candle BERT encoder (all-MiniLM-L6-v2), mean
+//! pooling, and the heads that read the encoder's output (sentiment, topics).
+//!
+//! One encoder pass per text feeds everything: [`Analyzer::analyze`] returns the
+//! embedding, the sentiment and the topic scores of a batch together.
+
+mod analyzer;
+mod bert;
+mod error;
+mod files;
+mod pooling;
+mod sentiment;
+mod tokenize;
+mod topics;
+pub mod training;
+
+pub use analyzer::{Analysis, Analyzer, AnalyzerOptions, BatchTiming, embed_texts};
+pub use bert::EncoderInputs;
+pub use bert::{BertConfig, Encoder};
+pub use error::ModelError;
+pub use files::{EncoderFiles, FETCH_SCRIPT, default_model_dir, default_sentiment_dir, default_taxonomy};
+pub use pooling::sentence_embedding;
+pub use sentiment::SentimentHead;
+pub use sentiment::{HeadCard, LABELS};
+pub use tokenize::{Encoded, MAX_TOKENS, TextTokenizer, TokenBatch};
+pub use topics::{Taxonomy, Topic, TopicScorer};
+
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+/// Width of the sentence embedding.
+pub const EMBEDDING_DIM: usize = 384;
