@@ -1,0 +1,301 @@
+//! The payload stored beside each point, and its conversion to and from domain types.
+//!
+//! Plain `serde_json`, no engine types, so a Qdrant-server backend stores the very same
+//! layout and filters on the same field names. Fields are flat (no nesting) so every filter
+//! is a single-key condition and every index a top-level field.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+use undertone_core::{
+    AccountId, DocumentKey, Segment, SegmentRecord, Sentiment, SentimentLabel, SourceKind, SpeakerRole,
+    StoredSegment, TenantId, TopicScore,
+};
+
+use crate::{Result, StoreError};
+
+/// Payload field names.
+pub(crate) mod field {
+    pub const TENANT: &str = "tenant";
+    pub const ACCOUNT: &str = "account";
+    /// `DocumentKey::storage_key()`: one condition finds every point of a document.
+    pub const DOC_KEY: &str = "doc_key";
+    pub const SOURCE_KIND: &str = "source_kind";
+    pub const EXTERNAL_ID: &str = "external_id";
+    pub const DOCUMENT_HASH: &str = "document_hash";
+    pub const PART: &str = "part";
+    pub const INDEX: &str = "index";
+    pub const TEXT: &str = "text";
+    pub const SPEAKER: &str = "speaker";
+    pub const ROLE: &str = "role";
+    pub const TIMESTAMP_MS: &str = "timestamp_ms";
+    pub const MEDIA_OFFSET_MS: &str = "media_offset_ms";
+    pub const CHAR_START: &str = "char_start";
+    pub const CHAR_END: &str = "char_end";
+    pub const SENTIMENT_LABEL: &str = "sentiment_label";
+    pub const SENTIMENT_SCORE: &str = "sentiment_score";
+    pub const SENTIMENT_CONFIDENCE: &str = "sentiment_confidence";
+    /// A list of `{topic, score}` objects.
+    pub const TOPICS: &str = "topics";
+    pub const TOPIC: &str = "topic";
+    pub const TOPIC_SCORE: &str = "score";
+}
+
+/// Checks the records of one document upsert: all of `key` and `account`, one record per
+/// segment index, finite scores (JSON has no NaN: it would come back as null).
+pub(crate) fn validate_document(
+    key: &DocumentKey,
+    account: &AccountId,
+    records: &[SegmentRecord],
+) -> Result<()> {
+    let mut indexes = HashSet::with_capacity(records.len());
+    for record in records {
+        let index = record.segment.index;
+        if record.document != *key {
+            return Err(invalid(index, "belongs to another document"));
+        }
+        if record.account != *account {
+            return Err(invalid(index, "belongs to another account"));
+        }
+        if !indexes.insert(index) {
+            return Err(invalid(index, "appears twice"));
+        }
+        if !scores_are_finite(record) {
+            return Err(invalid(index, "has a non-finite sentiment or topic score"));
+        }
+    }
+    Ok(())
+}
+
+fn invalid(index: u32, what: &str) -> StoreError {
+    StoreError::InvalidRecord(format!("segment {index} {what}"))
+}
+
+fn scores_are_finite(record: &SegmentRecord) -> bool {
+    let sentiment = &record.sentiment;
+    sentiment.score.is_finite()
+        && sentiment.confidence.is_finite()
+        && record.topics.iter().all(|topic| topic.score.is_finite())
+}
+
+/// Every field of a record except its embedding.
+pub(crate) fn to_payload(record: &SegmentRecord) -> Map<String, Value> {
+    let segment = &record.segment;
+    let document = &record.document;
+    let topics: Vec<Value> =
+        record.topics.iter().map(|t| json!({ field::TOPIC: t.topic, field::TOPIC_SCORE: t.score })).collect();
+    let payload = json!({
+        field::TENANT: document.tenant.as_str(),
+        field::ACCOUNT: record.account.as_str(),
+        field::DOC_KEY: document.storage_key(),
+        field::SOURCE_KIND: document.source_kind.as_str(),
+        field::EXTERNAL_ID: document.external_id,
+        field::DOCUMENT_HASH: record.document_hash,
+        field::PART: segment.part,
+        field::INDEX: segment.index,
+        field::TEXT: segment.text,
+        field::SPEAKER: segment.speaker,
+        field::ROLE: segment.role.as_str(),
+        field::TIMESTAMP_MS: segment.timestamp_ms,
+        field::MEDIA_OFFSET_MS: segment.media_offset_ms,
+        field::CHAR_START: segment.char_start,
+        field::CHAR_END: segment.char_end,
+        field::SENTIMENT_LABEL: record.sentiment.label.as_str(),
+        field::SENTIMENT_SCORE: record.sentiment.score,
+        field::SENTIMENT_CONFIDENCE: record.sentiment.confidence,
+        field::TOPICS: topics,
+    });
+    match payload {
+        Value::Object(map) => map,
+        // `json!({...})` always builds an object.
+        _ => Map::new(),
+    }
+}
+
+/// A stored segment from its payload; `score` is the search similarity (0 for reads).
+pub(crate) fn from_payload(payload: &Map<String, Value>, score: f32) -> Result<StoredSegment> {
+    let p = Fields(payload);
+    let tenant = TenantId::new(p.str(field::TENANT)?).map_err(|e| corrupt(field::TENANT, e))?;
+    let account = AccountId::new(p.str(field::ACCOUNT)?).map_err(|e| corrupt(field::ACCOUNT, e))?;
+    let source_kind = p.parsed(field::SOURCE_KIND, SourceKind::parse)?;
+    let document = DocumentKey { tenant, source_kind, external_id: p.str(field::EXTERNAL_ID)?.to_owned() };
+    Ok(StoredSegment {
+        account,
+        document,
+        document_hash: p.str(field::DOCUMENT_HASH)?.to_owned(),
+        segment: segment(&p)?,
+        sentiment: sentiment(&p)?,
+        topics: topics(&p)?,
+        score,
+    })
+}
+
+/// The document hash alone, for `document_hash` reads that fetch only that field.
+pub(crate) fn document_hash(payload: &Map<String, Value>) -> Result<String> {
+    Fields(payload).str(field::DOCUMENT_HASH).map(str::to_owned)
+}
+
+fn segment(p: &Fields<'_>) -> Result<Segment> {
+    Ok(Segment {
+        index: p.u32(field::INDEX)?,
+        part: p.str(field::PART)?.to_owned(),
+        text: p.str(field::TEXT)?.to_owned(),
+        speaker: p.opt_str(field::SPEAKER)?.map(str::to_owned),
+        role: p.parsed(field::ROLE, SpeakerRole::parse)?,
+        timestamp_ms: p.opt(field::TIMESTAMP_MS, Value::as_i64)?,
+        media_offset_ms: p.opt(field::MEDIA_OFFSET_MS, Value::as_u64)?,
+        char_start: p.u32(field::CHAR_START)?,
+        char_end: p.u32(field::CHAR_END)?,
+    })
+}
+
+fn sentiment(p: &Fields<'_>) -> Result<Sentiment> {
+    Ok(Sentiment {
+        label: p.parsed(field::SENTIMENT_LABEL, SentimentLabel::parse)?,
+        score: p.f32(field::SENTIMENT_SCORE)?,
+        confidence: p.f32(field::SENTIMENT_CONFIDENCE)?,
+    })
+}
+
+fn topics(p: &Fields<'_>) -> Result<Vec<TopicScore>> {
+    let Some(list) = p.0.get(field::TOPICS) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_array().ok_or_else(|| corrupt(field::TOPICS, "not a list"))?;
+    list.iter()
+        .map(|item| {
+            let item = item.as_object().ok_or_else(|| corrupt(field::TOPICS, "not an object"))?;
+            let t = Fields(item);
+            Ok(TopicScore { topic: t.str(field::TOPIC)?.to_owned(), score: t.f32(field::TOPIC_SCORE)? })
+        })
+        .collect()
+}
+
+fn corrupt(key: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("payload field `{key}`: {what}"))
+}
+
+/// Typed access to a payload object; a missing or mistyped field is `Corrupt`.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    /// A required field converted by `get`.
+    fn req<T>(&self, key: &str, get: impl Fn(&Value) -> Option<T>) -> Result<T> {
+        let value = self.0.get(key).ok_or_else(|| corrupt(key, "missing"))?;
+        get(value).ok_or_else(|| corrupt(key, format!("unexpected value {value}")))
+    }
+
+    /// An optional field: absent or null is `None`.
+    fn opt<T>(&self, key: &str, get: impl Fn(&Value) -> Option<T>) -> Result<Option<T>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.req(key, get).map(Some),
+        }
+    }
+
+    fn str(&self, key: &str) -> Result<&str> {
+        let value = self.0.get(key).ok_or_else(|| corrupt(key, "missing"))?;
+        value.as_str().ok_or_else(|| corrupt(key, format!("not a string: {value}")))
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<&str>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.str(key).map(Some),
+        }
+    }
+
+    fn u32(&self, key: &str) -> Result<u32> {
+        self.req(key, |v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+    }
+
+    /// f32 values are stored widened to f64, so narrowing back is exact.
+    fn f32(&self, key: &str) -> Result<f32> {
+        self.req(key, |v| v.as_f64().map(|n| n as f32))
+    }
+
+    /// A string field holding one of an enum's names.
+    fn parsed<T>(&self, key: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+        let raw = self.str(key)?;
+        parse(raw).ok_or_else(|| corrupt(key, format!("unknown value `{raw}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> SegmentRecord {
+        let tenant = TenantId::new("t").unwrap();
+        SegmentRecord {
+            account: AccountId::new("acme").unwrap(),
+            document: DocumentKey::new(tenant, SourceKind::Call, "c-1").unwrap(),
+            document_hash: "h1".into(),
+            segment: Segment {
+                index: 3,
+                part: "utt-3".into(),
+                text: "It keeps crashing.".into(),
+                speaker: Some("Dana".into()),
+                role: SpeakerRole::Customer,
+                timestamp_ms: Some(-5),
+                media_offset_ms: Some(u64::MAX),
+                char_start: 1,
+                char_end: 19,
+            },
+            sentiment: Sentiment { label: SentimentLabel::Negative, score: -0.8125, confidence: 0.1 },
+            topics: vec![TopicScore { topic: "stability".into(), score: 0.3 }],
+            embedding: vec![1.0],
+        }
+    }
+
+    #[test]
+    fn round_trips_every_field() {
+        let record = record();
+        let stored = from_payload(&to_payload(&record), 0.5).unwrap();
+        assert_eq!(stored.account, record.account);
+        assert_eq!(stored.document, record.document);
+        assert_eq!(stored.document_hash, record.document_hash);
+        assert_eq!(stored.segment, record.segment);
+        assert_eq!(stored.sentiment, record.sentiment);
+        assert_eq!(stored.topics, record.topics);
+        assert_eq!(stored.score, 0.5);
+    }
+
+    #[test]
+    fn missing_optionals_read_as_none() {
+        let mut record = record();
+        record.segment.speaker = None;
+        record.segment.timestamp_ms = None;
+        record.segment.media_offset_ms = None;
+        record.topics.clear();
+        let stored = from_payload(&to_payload(&record), 0.0).unwrap();
+        assert_eq!(stored.segment, record.segment);
+        assert!(stored.topics.is_empty());
+    }
+
+    #[test]
+    fn bad_payload_is_corrupt_not_a_panic() {
+        let mut payload = to_payload(&record());
+        payload.insert(field::ROLE.into(), json!("boss"));
+        assert!(matches!(from_payload(&payload, 0.0), Err(StoreError::Corrupt(_))));
+        payload.remove(field::TEXT);
+        assert!(matches!(from_payload(&payload, 0.0), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn validation_rejects_foreign_and_duplicate_records() {
+        let record = record();
+        let (key, account) = (record.document.clone(), record.account.clone());
+        let other = AccountId::new("other").unwrap();
+        let twice = [record.clone(), record.clone()];
+        assert!(validate_document(&key, &account, std::slice::from_ref(&record)).is_ok());
+        assert!(matches!(
+            validate_document(&key, &other, std::slice::from_ref(&record)),
+            Err(StoreError::InvalidRecord(_))
+        ));
+        assert!(matches!(validate_document(&key, &account, &twice), Err(StoreError::InvalidRecord(_))));
+        let mut nan = record;
+        nan.sentiment.score = f32::NAN;
+        assert!(matches!(validate_document(&key, &account, &[nan]), Err(StoreError::InvalidRecord(_))));
+    }
+}
