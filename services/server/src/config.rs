@@ -1,0 +1,181 @@
+//! Configuration: built-in defaults, then a TOML file, then environment variables.
+//!
+//! The file is `--config PATH` or `UNDERTONE_CONFIG`; every key is optional (see
+//! `undertone.example.toml` at the repository root for all of them with their defaults).
+//! Environment variables override the file:
+//!
+//! | variable                   | key                  |
+//! |----------------------------|----------------------|
+//! | `UNDERTONE_LISTEN`         | `listen`             |
+//! | `UNDERTONE_METRICS_LISTEN` | `metrics_listen` (`off` disables) |
+//! | `UNDERTONE_DATA_DIR`       | `data_dir`           |
+//! | `UNDERTONE_MODEL_DIR`      | `models.dir`         |
+//! | `UNDERTONE_SENTIMENT_DIR`  | `models.sentiment_dir` |
+//! | `UNDERTONE_TAXONOMY`       | `models.taxonomy`    |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use undertone_insights::RiskConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Prometheus metrics listen address (`GET /metrics`); `None` disables it.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where the embedded store keeps its data.
+    pub data_dir: PathBuf,
+    pub models: ModelsConfig,
+    pub limits: Limits,
+    pub risk: RiskConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// The weights cache filled by `scripts/fetch-models`.
+    pub dir: PathBuf,
+    /// The sentiment head (committed in the repository).
+    pub sentiment_dir: PathBuf,
+    /// The topic taxonomy.
+    pub taxonomy: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest text of one message or one analyzed text, in bytes.
+    pub max_text_bytes: usize,
+    /// Most texts in one Analyze call.
+    pub max_batch_texts: usize,
+    /// Largest gRPC message, in bytes (raw emails and transcripts included).
+    pub max_message_bytes: usize,
+    /// Model calls in flight or queued before RESOURCE_EXHAUSTED.
+    pub max_pending_analyses: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:50051".parse().expect("literal address"),
+            metrics_listen: Some("127.0.0.1:9464".parse().expect("literal address")),
+            data_dir: PathBuf::from("data"),
+            models: ModelsConfig::default(),
+            limits: Limits::default(),
+            risk: RiskConfig::default(),
+        }
+    }
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            dir: undertone_models::default_model_dir(),
+            sentiment_dir: undertone_models::default_sentiment_dir(),
+            taxonomy: undertone_models::default_taxonomy(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 64 * 1024,
+            max_batch_texts: 256,
+            max_message_bytes: 32 * 1024 * 1024,
+            max_pending_analyses: 64,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("environment variable {name}: {reason}")]
+    Env { name: &'static str, reason: String },
+}
+
+impl Config {
+    /// Defaults, overridden by the file (if any), overridden by the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let from_env = std::env::var_os("UNDERTONE_CONFIG").map(PathBuf::from);
+        let mut config = match file.map(Path::to_path_buf).or(from_env) {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.into(), source: Box::new(source) })
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let addr = |name: &'static str, raw: String| {
+            raw.parse::<SocketAddr>().map_err(|e| ConfigError::Env { name, reason: e.to_string() })
+        };
+        if let Some(raw) = var("UNDERTONE_LISTEN") {
+            self.listen = addr("UNDERTONE_LISTEN", raw)?;
+        }
+        if let Some(raw) = var("UNDERTONE_METRICS_LISTEN") {
+            self.metrics_listen = match raw.as_str() {
+                "off" | "" => None,
+                _ => Some(addr("UNDERTONE_METRICS_LISTEN", raw)?),
+            };
+        }
+        let paths: [(&str, &mut PathBuf); 4] = [
+            ("UNDERTONE_DATA_DIR", &mut self.data_dir),
+            ("UNDERTONE_MODEL_DIR", &mut self.models.dir),
+            ("UNDERTONE_SENTIMENT_DIR", &mut self.models.sentiment_dir),
+            ("UNDERTONE_TAXONOMY", &mut self.models.taxonomy),
+        ];
+        for (name, slot) in paths {
+            if let Some(raw) = var(name) {
+                *slot = PathBuf::from(raw);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let mut config: Config =
+            toml::from_str("data_dir = \"/srv/undertone\"\n[limits]\nmax_text_bytes = 10\n").unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/undertone"));
+        assert_eq!(config.limits.max_text_bytes, 10);
+        assert_eq!(config.limits.max_batch_texts, Limits::default().max_batch_texts);
+        let env = |name: &str| match name {
+            "UNDERTONE_LISTEN" => Some("127.0.0.1:7000".to_owned()),
+            "UNDERTONE_METRICS_LISTEN" => Some("off".to_owned()),
+            "UNDERTONE_DATA_DIR" => Some("/tmp/x".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(config.metrics_listen, None);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_addresses_are_errors() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let mut config = Config::default();
+        let err = config.apply_env(|n| (n == "UNDERTONE_LISTEN").then(|| "nope".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("UNDERTONE_LISTEN"));
+    }
+}

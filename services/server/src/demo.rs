@@ -1,0 +1,148 @@
+//! `undertone demo`: a gRPC client that ingests the sample corpus into a running server
+//! and prints the accounts most at risk, each reason with its quoted evidence.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+use undertone_api::v1::ingest_service_client::IngestServiceClient;
+use undertone_api::v1::insights_service_client::InsightsServiceClient;
+use undertone_api::v1::{
+    self, IngestTicketRequest, ListAccountsByRiskRequest, SearchEvidenceRequest, ingest_ticket_request,
+};
+use undertone_api::{TENANT_HEADER, timestamp_from_ms, timestamp_to_ms};
+
+const DAY_MS: i64 = 86_400_000;
+const ACCOUNTS_SHOWN: usize = 3;
+
+fn scoped<T>(tenant: &str, message: T) -> anyhow::Result<Request<T>> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(TENANT_HEADER, MetadataValue::try_from(tenant)?);
+    Ok(request)
+}
+
+/// Every file with extension `ext` in `<corpus>/<account>/<kind>/`, sorted.
+fn documents(corpus: &Path, kind: &str, ext: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    for account in
+        std::fs::read_dir(corpus).with_context(|| format!("reading corpus {}", corpus.display()))?
+    {
+        let account = account?;
+        if !account.file_type()?.is_dir() {
+            continue;
+        }
+        let dir = account.path().join(kind);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == ext) {
+                found.push((account.file_name().to_string_lossy().into_owned(), path));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The corpus's reference time (`as_of` in ground_truth.toml), else now.
+fn as_of(corpus: &Path) -> i64 {
+    let parsed = std::fs::read_to_string(corpus.join("ground_truth.toml")).ok().and_then(|text| {
+        let table: toml::Table = toml::from_str(&text).ok()?;
+        let raw = table.get("as_of")?.as_str()?.to_owned();
+        chrono::DateTime::parse_from_rfc3339(&raw).ok().map(|t| t.timestamp_millis())
+    });
+    parsed.unwrap_or_else(crate::grpc::now_ms)
+}
+
+pub async fn run(server: &str, corpus: &Path, tenant: &str) -> anyhow::Result<()> {
+    let mut ingest =
+        IngestServiceClient::connect(server.to_owned()).await.context("connecting to the server")?;
+    let mut insights = InsightsServiceClient::connect(server.to_owned()).await?;
+
+    let tickets = documents(corpus, "tickets", "json")?;
+    println!("Ingesting {} support tickets from {} ...", tickets.len(), corpus.display());
+    let (mut segments, mut failed) = (0, 0);
+    for (account, path) in &tickets {
+        let request = IngestTicketRequest {
+            account_id: account.clone(),
+            ticket_source: Some(ingest_ticket_request::TicketSource::TicketJson(std::fs::read(path)?)),
+        };
+        match ingest.ingest_ticket(scoped(tenant, request)?).await {
+            Ok(response) => segments += response.into_inner().segments_stored,
+            Err(status) => {
+                failed += 1;
+                println!("  failed {}: {}", path.display(), status.message());
+            }
+        }
+    }
+    println!("Stored {segments} segments ({failed} documents failed).\n");
+
+    let end = as_of(corpus);
+    let window = v1::TimeWindow {
+        start: Some(timestamp_from_ms(end - 90 * DAY_MS)),
+        end: Some(timestamp_from_ms(end)),
+    };
+    let request = ListAccountsByRiskRequest { window: Some(window.clone()), limit: 50, min_level: 0 };
+    let ranked = insights.list_accounts_by_risk(scoped(tenant, request)?).await?.into_inner().accounts;
+    println!("Accounts by risk (90 days to {}):", day(end));
+    for account in &ranked {
+        println!("  {:<14} {:>5.1}  {:?}", account.account_id, account.score, level(account.level));
+    }
+    for account in ranked.iter().take(ACCOUNTS_SHOWN) {
+        print_risk(account);
+    }
+
+    let query = "the dashboard is too slow and reports time out";
+    let request =
+        SearchEvidenceRequest { query: query.into(), limit: 3, window: Some(window), ..Default::default() };
+    let hits = insights.search_evidence(scoped(tenant, request)?).await?.into_inner().hits;
+    println!("\nEvidence search: \"{query}\"");
+    for hit in hits {
+        println!("  [{:.2}] {}: \"{}\"", hit.relevance, hit.account_id, hit.quote);
+    }
+    Ok(())
+}
+
+fn level(raw: i32) -> v1::RiskLevel {
+    v1::RiskLevel::try_from(raw).unwrap_or(v1::RiskLevel::Unspecified)
+}
+
+fn print_risk(account: &v1::AccountRisk) {
+    println!(
+        "\n{}: risk {:.0}/100 ({:?}), customer sentiment {:+.2}, {} customer segments",
+        account.account_id,
+        account.score,
+        level(account.level),
+        account.sentiment,
+        account.segments_considered
+    );
+    for reason in &account.reasons {
+        let category = v1::RiskCategory::try_from(reason.category).unwrap_or(v1::RiskCategory::Unspecified);
+        println!("  - {:?} (+{:.0}): {}", category, reason.contribution, reason.summary);
+        for evidence in &reason.evidence {
+            let when = evidence.timestamp.as_ref().map(|t| day(timestamp_to_ms(t))).unwrap_or_default();
+            println!("      \"{}\"", evidence.quote);
+            println!(
+                "        {} {}, {} {}",
+                evidence.speaker,
+                when,
+                source(evidence.source_kind),
+                evidence.document_id
+            );
+        }
+    }
+}
+
+fn source(raw: i32) -> &'static str {
+    match v1::SourceKind::try_from(raw) {
+        Ok(v1::SourceKind::Email) => "email",
+        Ok(v1::SourceKind::Ticket) => "ticket",
+        Ok(v1::SourceKind::Call) => "call",
+        _ => "message",
+    }
+}
+
+fn day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}

@@ -1,0 +1,258 @@
+//! The transport-free core of the server: documents in (segments, analyzed once each,
+//! stored), evidence and insights out. The gRPC services only translate and delegate.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use undertone_core::{AccountId, DocumentKey, Segment, SegmentRecord, SpeakerRole, StoredSegment, TenantId};
+use undertone_insights::{RiskConfig, RiskReport, assess_risk};
+use undertone_models::{Analysis, Analyzer};
+use undertone_store::{EvidenceStore, SearchQuery, SegmentFilter};
+
+use crate::config::Limits;
+use crate::error::ServiceError;
+
+/// Where the time of one model call went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub tokenize: Duration,
+    pub queue: Duration,
+    pub inference: Duration,
+    pub total: Duration,
+}
+
+/// A parsed document, ready to analyze and store.
+#[derive(Debug, Clone)]
+pub struct ParsedDocument {
+    pub key: DocumentKey,
+    pub account: AccountId,
+    /// Fingerprint of the source content, to tell an unchanged re-send.
+    pub content_hash: String,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestStatus {
+    Created,
+    Replaced,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOutcome {
+    pub status: IngestStatus,
+    pub stored: u64,
+    pub removed: u64,
+    pub timing: Timing,
+}
+
+pub struct Engine {
+    analyzer: Arc<Analyzer>,
+    store: Arc<dyn EvidenceStore>,
+    limits: Limits,
+    risk: RiskConfig,
+    /// Model calls admitted (running or waiting); past the cap callers get RESOURCE_EXHAUSTED.
+    pending: Arc<Semaphore>,
+    /// One model call at a time: each already uses every core.
+    model: Arc<Mutex<()>>,
+    /// Document writes are serialized so two versions of one document never interleave.
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// sha256 over length-prefixed fields.
+pub fn fingerprint(fields: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field);
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+impl Engine {
+    pub fn new(
+        analyzer: Arc<Analyzer>,
+        store: Arc<dyn EvidenceStore>,
+        limits: Limits,
+        risk: RiskConfig,
+    ) -> Self {
+        let pending = Arc::new(Semaphore::new(limits.max_pending_analyses));
+        Self { analyzer, store, limits, risk, pending, model: Arc::default(), writes: Default::default() }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// The readable label of a topic id (the id itself when unknown).
+    pub fn topic_label(&self, id: &str) -> String {
+        self.analyzer.taxonomy().label_of(id).unwrap_or(id).to_owned()
+    }
+
+    /// Runs the models over `texts` (results in input order).
+    pub async fn analyze(&self, texts: Vec<String>) -> Result<(Vec<Analysis>, Timing), ServiceError> {
+        let started = Instant::now();
+        let permit = self.pending.clone().try_acquire_owned().map_err(|_| {
+            ServiceError::Overloaded(format!(
+                "{} model calls already pending",
+                self.limits.max_pending_analyses
+            ))
+        })?;
+        let analyzer = self.analyzer.clone();
+        let model = self.model.clone();
+        let (analyses, batch, queue) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _turn = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let queue = started.elapsed();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            analyzer.analyze(&refs).map(|(a, t)| (a, t, queue))
+        })
+        .await??;
+        let timing =
+            Timing { tokenize: batch.tokenize, queue, inference: batch.inference, total: started.elapsed() };
+        Ok((analyses, timing))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&dyn EvidenceStore) -> undertone_store::Result<T> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || op(store.as_ref())).await??)
+    }
+
+    /// Analyzes and stores a document; an identical re-send changes nothing.
+    pub async fn ingest(&self, doc: ParsedDocument) -> Result<IngestOutcome, ServiceError> {
+        let key = doc.key.clone();
+        let previous = self.blocking(move |s| s.document_hash(&key)).await?;
+        if previous.as_deref() == Some(doc.content_hash.as_str()) {
+            let filter = document_filter(&doc.key);
+            let stored = self.blocking(move |s| s.count(&filter)).await?;
+            return Ok(IngestOutcome {
+                status: IngestStatus::Unchanged,
+                stored,
+                removed: 0,
+                timing: Timing::default(),
+            });
+        }
+        let texts = doc.segments.iter().map(|s| s.text.clone()).collect();
+        let (analyses, timing) = self.analyze(texts).await?;
+        let records: Vec<SegmentRecord> = doc
+            .segments
+            .into_iter()
+            .zip(analyses)
+            .map(|(segment, analysis)| SegmentRecord {
+                account: doc.account.clone(),
+                document: doc.key.clone(),
+                document_hash: doc.content_hash.clone(),
+                segment,
+                sentiment: analysis.sentiment,
+                topics: analysis.topics,
+                embedding: analysis.embedding,
+            })
+            .collect();
+        let _write = self.writes.lock().await;
+        let (key, account) = (doc.key, doc.account);
+        let outcome = self
+            .blocking(move |s| {
+                let outcome = s.upsert_document(&key, &account, &records)?;
+                s.flush()?;
+                Ok(outcome)
+            })
+            .await?;
+        let status = if previous.is_some() { IngestStatus::Replaced } else { IngestStatus::Created };
+        Ok(IngestOutcome { status, stored: outcome.written, removed: outcome.removed, timing })
+    }
+
+    pub async fn delete_document(&self, key: DocumentKey) -> Result<u64, ServiceError> {
+        let _write = self.writes.lock().await;
+        self.blocking(move |s| {
+            let removed = s.delete_document(&key)?;
+            s.flush()?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    pub async fn delete_account(&self, tenant: TenantId, account: AccountId) -> Result<u64, ServiceError> {
+        let _write = self.writes.lock().await;
+        self.blocking(move |s| {
+            let removed = s.delete_account(&tenant, &account)?;
+            s.flush()?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    /// Stored segments nearest to `query` that match `filter`.
+    pub async fn search(
+        &self,
+        query: &str,
+        filter: SegmentFilter,
+        limit: usize,
+        min_score: Option<f32>,
+    ) -> Result<Vec<StoredSegment>, ServiceError> {
+        let (mut analyses, _) = self.analyze(vec![query.to_owned()]).await?;
+        let vector = analyses.pop().map(|a| a.embedding).unwrap_or_default();
+        let query = SearchQuery { vector, filter, limit, min_score };
+        self.blocking(move |s| s.search(&query)).await
+    }
+
+    pub async fn scroll(&self, filter: SegmentFilter) -> Result<Vec<StoredSegment>, ServiceError> {
+        self.blocking(move |s| s.scroll(&filter)).await
+    }
+
+    /// The risk of one account over `[from_ms, to_ms)`, against the window of the same
+    /// length before it.
+    pub async fn account_risk(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<RiskReport, ServiceError> {
+        let window = |from, to| SegmentFilter {
+            roles: vec![SpeakerRole::Customer, SpeakerRole::Unknown],
+            from_ms: Some(from),
+            to_ms: Some(to),
+            ..SegmentFilter::account(tenant.clone(), account.clone())
+        };
+        let current = self.scroll(window(from_ms, to_ms)).await?;
+        let baseline = self.scroll(window(from_ms - (to_ms - from_ms), from_ms)).await?;
+        Ok(assess_risk(&current, &baseline, to_ms, &self.risk))
+    }
+
+    /// Every account of a tenant that has stored segments.
+    pub async fn accounts(&self, tenant: TenantId) -> Result<Vec<AccountId>, ServiceError> {
+        let mut accounts: Vec<AccountId> =
+            self.scroll(SegmentFilter::tenant(tenant)).await?.into_iter().map(|s| s.account).collect();
+        accounts.sort();
+        accounts.dedup();
+        Ok(accounts)
+    }
+}
+
+fn document_filter(key: &DocumentKey) -> SegmentFilter {
+    SegmentFilter {
+        source_kinds: vec![key.source_kind],
+        document_external_id: Some(key.external_id.clone()),
+        ..SegmentFilter::tenant(key.tenant.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_separate_fields() {
+        assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+        assert_eq!(fingerprint(&[b"x"]), fingerprint(&[b"x"]));
+    }
+}

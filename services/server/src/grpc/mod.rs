@@ -1,0 +1,80 @@
+//! The tonic services: they validate and translate requests, call the engine, and
+//! translate back. No business logic lives here.
+
+mod ingest;
+mod insights;
+mod sentiment;
+
+pub use ingest::IngestApi;
+pub use insights::InsightsApi;
+pub use sentiment::SentimentApi;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tonic::metadata::MetadataMap;
+use undertone_api::{timestamp_to_ms, v1};
+
+use crate::engine::Timing;
+use crate::error::ServiceError;
+
+const DAY_MS: i64 = 86_400_000;
+
+pub fn timing_to_proto(timing: &Timing) -> v1::Timing {
+    v1::Timing {
+        tokenize_us: timing.tokenize.as_micros() as u64,
+        queue_us: timing.queue.as_micros() as u64,
+        inference_us: timing.inference.as_micros() as u64,
+        total_us: timing.total.as_micros() as u64,
+    }
+}
+
+/// Adds the timing as response metadata (`x-tokenize-us`, ...), as TEI does.
+pub fn insert_timing(metadata: &mut MetadataMap, timing: &v1::Timing) {
+    let pairs = [
+        ("x-tokenize-us", timing.tokenize_us),
+        ("x-queue-us", timing.queue_us),
+        ("x-inference-us", timing.inference_us),
+        ("x-total-us", timing.total_us),
+    ];
+    for (key, value) in pairs {
+        if let Ok(value) = value.to_string().parse() {
+            metadata.insert(key, value);
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A request window as `[from_ms, to_ms)`: the end defaults to now, the start to
+/// `default_days` before the end.
+pub fn window_ms(window: Option<&v1::TimeWindow>, default_days: i64) -> Result<(i64, i64), ServiceError> {
+    let end = window.and_then(|w| w.end.as_ref()).map_or_else(now_ms, timestamp_to_ms);
+    let start = window.and_then(|w| w.start.as_ref()).map_or(end - default_days * DAY_MS, timestamp_to_ms);
+    if start >= end {
+        return Err(ServiceError::invalid("window", "start must be before end"));
+    }
+    Ok((start, end))
+}
+
+pub fn window_to_proto(from_ms: i64, to_ms: i64) -> v1::TimeWindow {
+    v1::TimeWindow {
+        start: Some(undertone_api::timestamp_from_ms(from_ms)),
+        end: Some(undertone_api::timestamp_from_ms(to_ms)),
+    }
+}
+
+/// Checks one text: non-empty and within the size limit.
+pub fn check_text(field: &str, text: &str, max_bytes: usize) -> Result<(), ServiceError> {
+    if text.trim().is_empty() {
+        return Err(ServiceError::invalid(field, "must not be empty"));
+    }
+    if text.len() > max_bytes {
+        return Err(ServiceError::invalid(
+            field,
+            format!("is {} bytes, the limit is {max_bytes}", text.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The `undertone` binary: the server, and the commands around it.
+
+mod config;
+mod demo;
+mod engine;
+mod error;
+mod grpc;
+mod metrics;
+mod server;
+mod tenant;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "undertone",
+    version,
+    about = "Conversation and sentiment intelligence for customer-success teams"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gRPC API (ingest, sentiment, insights, health, reflection) and metrics.
+    Serve {
+        /// TOML configuration file (default: UNDERTONE_CONFIG, else built-in defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Ingest the sample corpus into a running server and print an explained risk report.
+    Demo {
+        /// The server's gRPC address.
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// The corpus folder (one sub-folder per account).
+        #[arg(long, default_value = "tests/corpus")]
+        corpus: PathBuf,
+        /// Tenant id to ingest under.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+    },
+    /// Train a model from the fetched corpora (`scripts/fetch-models --with-training-data`).
+    Train {
+        #[command(subcommand)]
+        model: train::TrainCommand,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("UNDERTONE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve { config } => {
+            let config = config::Config::load(config.as_deref())?;
+            runtime.block_on(server::run(config))
+        }
+        Command::Demo { server, corpus, tenant } => runtime.block_on(demo::run(&server, &corpus, &tenant)),
+        Command::Train { model } => train::run(model),
+    }
+}

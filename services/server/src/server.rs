@@ -1,0 +1,116 @@
+//! `undertone serve`: loads the models and the store, then serves gRPC (the three v1
+//! services, health and reflection) and Prometheus metrics until SIGINT / SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tonic::transport::Server;
+use undertone_api::v1::ingest_service_server::IngestServiceServer;
+use undertone_api::v1::insights_service_server::InsightsServiceServer;
+use undertone_api::v1::sentiment_service_server::SentimentServiceServer;
+use undertone_models::{Analyzer, AnalyzerOptions, EMBEDDING_DIM};
+use undertone_store::{EmbeddedStore, EvidenceStore};
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::grpc::{IngestApi, InsightsApi, SentimentApi};
+use crate::metrics::{Metrics, MetricsLayer};
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let analyzer = tokio::task::spawn_blocking({
+        let models = config.models.clone();
+        move || {
+            Analyzer::load(&AnalyzerOptions {
+                model_dir: &models.dir,
+                sentiment_dir: &models.sentiment_dir,
+                taxonomy: &models.taxonomy,
+            })
+        }
+    })
+    .await?
+    .context("loading models")?;
+    tracing::info!(secs = started.elapsed().as_secs_f64(), head = %analyzer.sentiment_head().card().name, "models loaded");
+
+    let store_dir = config.data_dir.join("store");
+    let store: Arc<dyn EvidenceStore> = Arc::new(
+        EmbeddedStore::open(&store_dir, EMBEDDING_DIM)
+            .with_context(|| format!("opening the embedded store in {}", store_dir.display()))?,
+    );
+    let engine =
+        Arc::new(Engine::new(Arc::new(analyzer), store.clone(), config.limits.clone(), config.risk.clone()));
+
+    let metrics = Arc::new(Metrics::new().context("creating metrics")?);
+    if let Some(addr) = config.metrics_listen {
+        let metrics = metrics.clone();
+        let listener = tokio::spawn(crate::metrics::serve(metrics, addr));
+        tokio::spawn(async move {
+            if let Ok(Err(err)) = listener.await {
+                tracing::error!(%err, "metrics endpoint stopped");
+            }
+        });
+    }
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<IngestServiceServer<IngestApi>>().await;
+    health.set_serving::<SentimentServiceServer<SentimentApi>>().await;
+    health.set_serving::<InsightsServiceServer<InsightsApi>>().await;
+    // Both reflection versions: grpcurl speaks v1, many language clients still v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(undertone_api::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().context("building reflection")?;
+    let reflection_v1alpha = reflection().build_v1alpha().context("building reflection")?;
+
+    let max = config.limits.max_message_bytes;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local = listener.local_addr()?;
+    // Tests and scripts wait for this line.
+    tracing::info!(addr = %local, "undertone listening");
+    println!("undertone listening on {local}");
+    Server::builder()
+        .layer(MetricsLayer::new(metrics))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(IngestServiceServer::new(IngestApi::new(engine.clone())).max_decoding_message_size(max))
+        .add_service(
+            SentimentServiceServer::new(SentimentApi::new(engine.clone())).max_decoding_message_size(max),
+        )
+        .add_service(InsightsServiceServer::new(InsightsApi::new(engine)).max_decoding_message_size(max))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown_signal(),
+        )
+        .await
+        .context("serving gRPC")?;
+    store.flush().context("flushing the store on shutdown")?;
+    tracing::info!("undertone stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

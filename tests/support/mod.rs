@@ -1,0 +1,77 @@
+//! Running the real `undertone` binary for end-to-end tests: on a free loopback port, with
+//! a temporary data directory, stopped with SIGTERM like an operator would.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+pub const TENANT: &str = "e2e-tenant";
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts `undertone serve` on an ephemeral port, storing data under `data_dir`.
+    pub fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_undertone"))
+            .arg("serve")
+            .env("UNDERTONE_LISTEN", "127.0.0.1:0")
+            .env("UNDERTONE_METRICS_LISTEN", "off")
+            .env("UNDERTONE_DATA_DIR", data_dir)
+            .env("UNDERTONE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("undertone binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let started = Instant::now();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            assert!(started.elapsed() < START_TIMEOUT, "server did not start in time");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(addr) = line.strip_prefix("undertone listening on ") {
+                        break format!("http://{}", addr.trim());
+                    }
+                }
+                _ => panic!(
+                    "server exited before listening (are the weights fetched? run scripts/fetch-models)"
+                ),
+            }
+        };
+        Self { child, addr }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.addr.clone()).expect("valid address").connect().await.expect("connects")
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("server exits");
+        assert!(status.success(), "server exited with {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// `message` scoped to the test tenant.
+pub fn scoped<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("x-tenant-id", MetadataValue::from_static(TENANT));
+    request
+}
