@@ -103,7 +103,7 @@ impl TopicScorer {
             .into_iter()
             .map(|mut s| {
                 s.sort_by(|a, b| b.total_cmp(a));
-                let k = s.len().min(TOP_K).max(1);
+                let k = s.len().clamp(1, TOP_K);
                 (s.iter().take(k).sum::<f32>() / k as f32).clamp(0.0, 1.0)
             })
             .collect()

@@ -83,7 +83,7 @@ pub async fn run(server: &str, corpus: &Path, tenant: &str) -> anyhow::Result<()
         start: Some(timestamp_from_ms(end - 90 * DAY_MS)),
         end: Some(timestamp_from_ms(end)),
     };
-    let request = ListAccountsByRiskRequest { window: Some(window.clone()), limit: 50, min_level: 0 };
+    let request = ListAccountsByRiskRequest { window: Some(window), limit: 50, min_level: 0 };
     let ranked = insights.list_accounts_by_risk(scoped(tenant, request)?).await?.into_inner().accounts;
     println!("Accounts by risk (90 days to {}):", day(end));
     for account in &ranked {

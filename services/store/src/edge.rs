@@ -1,5 +1,6 @@
-//! The embedded backend: Qdrant's own engine in-process (`qdrant-edge`), one shard on disk
-//! with a WAL. Nothing to start, nothing to connect to.
+//! The embedded backend: Qdrant's own engine in-process (`qdrant-edge`), one shard on disk.
+//! Nothing to start, nothing to connect to. Writes are durable once flushed (`flush`, or
+//! dropping the store).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -40,8 +41,9 @@ impl std::fmt::Debug for EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Creates a store of `dim`-dimensional cosine vectors in `dir`, or reopens the one there
-    /// (replaying its WAL). Reopening with another `dim` is `DimensionMismatch`.
+    /// Creates a store of `dim`-dimensional cosine vectors in `dir`, or reopens the one there.
+    /// Reopening with another `dim` is `DimensionMismatch`. qdrant-edge 0.7 does not replay
+    /// its WAL on load: what was written since the last `flush` (or drop) is lost on a crash.
     pub fn open(dir: &Path, dim: usize) -> Result<Self> {
         if dim == 0 {
             return Err(StoreError::Config("vector dimension must be positive".into()));
