@@ -59,9 +59,7 @@ impl IngestApi {
             role.as_str().as_bytes(),
             &sent_at,
         ]);
-        let doc = ParsedDocument { key: key.clone(), account: account.clone(), content_hash, segments };
-        let outcome = self.engine.ingest(doc).await?;
-        Ok(ingest_response(&key, &account, &outcome))
+        self.store(ParsedDocument { key, account, content_hash, segments }).await
     }
 
     async fn ingest_ticket(
@@ -80,7 +78,12 @@ impl IngestApi {
         let segments = segment_ticket(&ticket, self.engine.limits().max_text_bytes)?;
         let canonical = serde_json::to_vec(&ticket).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let content_hash = fingerprint(&[account.as_str().as_bytes(), &canonical]);
-        let doc = ParsedDocument { key: key.clone(), account: account.clone(), content_hash, segments };
+        self.store(ParsedDocument { key, account, content_hash, segments }).await
+    }
+
+    /// Analyzes and stores a parsed document of any format, and says what happened.
+    async fn store(&self, doc: ParsedDocument) -> Result<IngestResponse, ServiceError> {
+        let (key, account) = (doc.key.clone(), doc.account.clone());
         let outcome = self.engine.ingest(doc).await?;
         Ok(ingest_response(&key, &account, &outcome))
     }

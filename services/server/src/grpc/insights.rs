@@ -15,6 +15,7 @@ use undertone_api::v1::{
 };
 use undertone_api::{
     evidence_from_segment, role_from_proto, sentiment_label_from_proto, source_kind_from_proto,
+    timestamp_to_ms,
 };
 use undertone_core::{AccountId, TenantId};
 use undertone_insights::{RiskCategory, RiskLevel, RiskReport};
@@ -226,13 +227,15 @@ impl InsightsService for InsightsApi {
             .enumerate()
             .map(|(i, raw)| account_id(&format!("account_ids[{i}]"), raw))
             .collect::<Result<Vec<_>, _>>()?;
-        let (from_ms, to_ms) = match &request.window {
-            Some(w) => {
-                let (from, to) = window_ms(Some(w), 36_500)?;
-                (w.start.as_ref().map(|_| from), w.end.as_ref().map(|_| to))
-            }
-            None => (None, None),
-        };
+        // Search has no default window: an unset bound is open.
+        let window = request.window.as_ref();
+        let from_ms = window.and_then(|w| w.start.as_ref()).map(timestamp_to_ms);
+        let to_ms = window.and_then(|w| w.end.as_ref()).map(timestamp_to_ms);
+        if let (Some(from), Some(to)) = (from_ms, to_ms)
+            && from >= to
+        {
+            return Err(ServiceError::invalid("window", "start must be before end").into());
+        }
         let filter = SegmentFilter {
             accounts,
             source_kinds: enum_list("source_kinds", &request.source_kinds, source_kind_from_proto)?,
