@@ -5,6 +5,7 @@
 //! embedding, the sentiment and the topic scores of a batch together.
 
 mod analyzer;
+pub mod baseline;
 mod bert;
 mod error;
 mod files;
@@ -23,7 +24,7 @@ pub use pooling::sentence_embedding;
 pub use sentiment::SentimentHead;
 pub use sentiment::{HeadCard, LABELS};
 pub use tokenize::{Encoded, MAX_TOKENS, TextTokenizer, TokenBatch};
-pub use topics::{Taxonomy, Topic, TopicScorer};
+pub use topics::{Scoring, Taxonomy, Topic, TopicScorer, Tuning, default_tuning_path, tuning_path};
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 

@@ -2,5 +2,8 @@
 //! trainer of the sentiment head.
 
 pub mod corpus;
+pub mod evaluate;
 pub mod metrics;
+pub mod topic_metrics;
+pub mod topic_thresholds;
 pub mod train;

@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod engine;
 mod error;
+mod eval;
 mod grpc;
 mod metrics;
 mod server;
@@ -51,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         model: train::TrainCommand,
     },
+    /// Measure the shipped models on held-apart splits (`scripts/eval`).
+    Eval {
+        #[command(subcommand)]
+        what: eval::EvalCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,5 +73,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo { server, corpus, tenant } => runtime.block_on(demo::run(&server, &corpus, &tenant)),
         Command::Train { model } => train::run(model),
+        Command::Eval { what } => eval::run(what),
     }
 }

@@ -16,6 +16,16 @@ pub enum TrainCommand {
         #[arg(long, default_value_os_t = undertone_models::default_model_dir())]
         model_dir: PathBuf,
     },
+    /// Tune topic scoring and per-topic thresholds on the topic dev set (never test);
+    /// writes models/taxonomy/thresholds.toml.
+    Topics {
+        /// Where to write the tuned scoring.
+        #[arg(long, default_value_os_t = undertone_models::default_tuning_path())]
+        out: PathBuf,
+        /// The model cache (the encoder's weights).
+        #[arg(long, default_value_os_t = undertone_models::default_model_dir())]
+        model_dir: PathBuf,
+    },
 }
 
 pub fn run(command: TrainCommand) -> anyhow::Result<()> {
@@ -32,5 +42,19 @@ pub fn run(command: TrainCommand) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        TrainCommand::Topics { out, model_dir } => train_topics(&model_dir, &out),
     }
+}
+
+fn train_topics(model_dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    use undertone_models::training::topic_thresholds::{tune_topics, write_tuning};
+    let outcome = tune_topics(&crate::eval::load_analyzer(model_dir)?)?;
+    let (before, after) = (&outcome.dev_before, &outcome.dev_after);
+    println!("dev before: micro-F1={:.3} macro-F1={:.3}", before.micro_f1, before.macro_f1);
+    println!("dev cross-validated micro-F1={:.3}", outcome.cv_micro_f1);
+    println!("dev after (fitted): micro-F1={:.3} macro-F1={:.3}", after.micro_f1, after.macro_f1);
+    println!("{}", outcome.tuning.to_toml());
+    write_tuning(out, &outcome)?;
+    println!("wrote {}", out.display());
+    Ok(())
 }
