@@ -5,13 +5,15 @@ mod support;
 
 use support::{Server, scoped};
 use tonic::{Code, Request};
+use undertone_api::timestamp_to_ms;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::insights_service_client::InsightsServiceClient;
 use undertone_api::v1::sentiment_service_client::SentimentServiceClient;
 use undertone_api::v1::{
-    self, AnalyzeRequest, AnalyzeStreamRequest, DeleteAccountRequest, DeleteDocumentRequest,
-    GetAccountRiskRequest, IngestMessageRequest, IngestTicketRequest, SearchEvidenceRequest,
-    ingest_ticket_request,
+    self, AnalyzeRequest, AnalyzeStreamRequest, BulkIngestRequest, DeleteAccountRequest,
+    DeleteDocumentRequest, GetAccountRiskRequest, IngestEmailRequest, IngestMessageRequest,
+    IngestTicketRequest, IngestTranscriptRequest, SearchEvidenceRequest, UpsertAccountRequest,
+    bulk_ingest_request, ingest_ticket_request,
 };
 
 const ACCOUNT: &str = "northwind";
@@ -199,4 +201,221 @@ async fn sentiment_scores(mut client: SentimentServiceClient<tonic::transport::C
     let second = stream.message().await.unwrap().unwrap();
     assert_eq!((second.id.as_str(), second.error.unwrap().code.as_str()), ("b", "INVALID_ARGUMENT"));
     assert!(stream.message().await.unwrap().is_none());
+}
+
+fn corpus_file(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../tests/corpus/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The corpus's autumn, whenever the test runs.
+fn corpus_window() -> v1::TimeWindow {
+    v1::TimeWindow {
+        start: Some(prost_types::Timestamp { seconds: 1_785_542_400, nanos: 0 }), // 2026-08-01
+        end: Some(prost_types::Timestamp { seconds: 1_798_761_600, nanos: 0 }),   // 2027-01-01
+    }
+}
+
+fn search_in(account: &str, query: &str, kinds: &[v1::SourceKind]) -> SearchEvidenceRequest {
+    SearchEvidenceRequest {
+        query: query.into(),
+        account_ids: vec![account.into()],
+        source_kinds: kinds.iter().map(|k| *k as i32).collect(),
+        window: Some(corpus_window()),
+        limit: 50,
+        ..Default::default()
+    }
+}
+
+async fn search_hits(
+    insights: &mut InsightsServiceClient<tonic::transport::Channel>,
+    request: SearchEvidenceRequest,
+) -> Vec<v1::Evidence> {
+    insights.search_evidence(scoped(request)).await.unwrap().into_inner().hits
+}
+
+const QBR: &str = "northwind/calls/2026-10-14-q4-business-review.vtt";
+const QBR_STARTED_MS: i64 = 1_791_993_600_000;
+
+fn qbr() -> IngestTranscriptRequest {
+    IngestTranscriptRequest {
+        account_id: ACCOUNT.into(),
+        external_id: "northwind/q4-business-review".into(),
+        format: v1::TranscriptFormat::Webvtt as i32,
+        content: corpus_file(QBR),
+        started_at: None, // from the file's NOTE block
+        speaker_roles: [("Dana Lee".to_owned(), v1::SpeakerRole::Customer as i32)].into(),
+        title: String::new(),
+    }
+}
+
+fn email(path: &str) -> IngestEmailRequest {
+    IngestEmailRequest {
+        account_id: ACCOUNT.into(),
+        external_id: String::new(),
+        raw_message: corpus_file(path),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_and_calls_are_cited_by_speaker_and_moment() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let channel = server.channel().await;
+    let mut ingest = IngestServiceClient::new(channel.clone());
+    let mut insights = InsightsServiceClient::new(channel);
+
+    // The account, with the domain that makes its people the customer.
+    let account = v1::Account {
+        account_id: ACCOUNT.into(),
+        name: "Northwind Logistics".into(),
+        arr_usd: 180_000.0,
+        renewal_date: Some(prost_types::Timestamp { seconds: 1_801_353_600, nanos: 0 }),
+        domains: vec!["Northwind-Logistics.com".into()],
+    };
+    let stored = ingest
+        .upsert_account(scoped(UpsertAccountRequest { account: Some(account) }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.domains, ["northwind-logistics.com"]);
+
+    // A thread: Dana's complaint, Sam's reply (quoting it), Dana's answer (quoting both).
+    let thread = [
+        "northwind/emails/2026-10-07-dashboard-performance-and-renewal.eml",
+        "northwind/emails/2026-10-07-re-dashboard-performance-and-renewal.eml",
+        "northwind/emails/2026-10-09-re-dashboard-performance-and-renewal.eml",
+    ];
+    for path in thread {
+        let response = ingest.ingest_email(scoped(email(path))).await.unwrap().into_inner();
+        assert_eq!(response.status, v1::IngestStatus::Created as i32, "{path}");
+        assert_eq!(response.source_kind, v1::SourceKind::Email as i32);
+    }
+    let call = ingest.ingest_transcript(scoped(qbr())).await.unwrap().into_inner();
+    assert_eq!(call.status, v1::IngestStatus::Created as i32);
+    assert!(call.segments_stored > 40, "{call:?}");
+
+    // Evidence from the call points at the speaker and the moment in the call.
+    let hits =
+        search_hits(&mut insights, search_in(ACCOUNT, "we may not renew", &[v1::SourceKind::Call])).await;
+    let renew = hits.iter().find(|h| h.quote == "We may not renew.").expect("the QBR line is found");
+    assert_eq!((renew.speaker.as_str(), renew.role), ("Dana Lee", v1::SpeakerRole::Customer as i32));
+    assert_eq!(renew.part, "25", "cue id");
+    assert_eq!(renew.media_offset_ms, Some(220_116));
+    assert_eq!(renew.timestamp.as_ref().map(timestamp_to_ms), Some(QBR_STARTED_MS + 220_116));
+    let sam = hits.iter().find(|h| h.speaker == "Sam Ortiz").expect("Sam speaks in the call");
+    assert_eq!(sam.role, v1::SpeakerRole::Internal as i32, "configured internal person");
+
+    // Evidence from mail: the sentence at its first appearance, with its Message-ID, and
+    // the quoted complaint only once (in Dana's first message), never in the replies.
+    let hits =
+        search_hits(&mut insights, search_in(ACCOUNT, "my team is flying blind", &[v1::SourceKind::Email]))
+            .await;
+    let blind: Vec<_> = hits.iter().filter(|h| h.quote.contains("flying blind")).collect();
+    assert_eq!(blind.len(), 1, "{blind:?}");
+    assert_eq!(blind[0].part, "CAdQfR5xTssIXzCTX1z0FafZqL87DN5YkW6-kjrO6y9T0G@mail.gmail.com");
+    assert_eq!(blind[0].role, v1::SpeakerRole::Customer as i32);
+    assert!(blind[0].speaker.contains("dana.lee@northwind-logistics.com"), "{:?}", blind[0].speaker);
+    let sorry = hits.iter().find(|h| h.quote.contains("I’m sorry")).expect("Sam's reply");
+    assert_eq!(sorry.role, v1::SpeakerRole::Internal as i32, "internal domain");
+    let email_hits = hits.len();
+
+    // Re-sending changes nothing and duplicates nothing.
+    for path in thread {
+        let again = ingest.ingest_email(scoped(email(path))).await.unwrap().into_inner();
+        assert_eq!(again.status, v1::IngestStatus::Unchanged as i32, "{path}");
+    }
+    let again = ingest.ingest_transcript(scoped(qbr())).await.unwrap().into_inner();
+    assert_eq!(again.status, v1::IngestStatus::Unchanged as i32);
+    assert_eq!(again.segments_stored, call.segments_stored);
+
+    // PII is redacted before it is stored.
+    let card = IngestEmailRequest {
+        account_id: "copperfield".into(),
+        external_id: String::new(),
+        raw_message: corpus_file("copperfield/emails/2026-09-29-invoice-seat-count-payment-on-hold.eml"),
+    };
+    ingest.ingest_email(scoped(card)).await.unwrap();
+    let hits =
+        search_hits(&mut insights, search_in("copperfield", "do not charge the company card", &[])).await;
+    assert!(hits.iter().any(|h| h.quote.contains("([CARD], exp. 09/28)")), "{hits:?}");
+    assert!(hits.iter().all(|h| !h.quote.contains("4111")));
+
+    // Bad input: each refused with the field named; the bulk stream goes on past it.
+    emails_and_calls_bad_input(&mut ingest).await;
+    let bulk = vec![
+        BulkIngestRequest {
+            document: Some(bulk_ingest_request::Document::Email(email(
+                "northwind/emails/2026-11-04-notice-regarding-renewal.eml",
+            ))),
+        },
+        BulkIngestRequest {
+            document: Some(bulk_ingest_request::Document::Transcript(IngestTranscriptRequest {
+                content: b"WEBVTT\n\n00:00:01.000 --> 00:00:00.500\n<v Dana Lee>Backwards.\n".to_vec(),
+                external_id: "bad-call".into(),
+                ..qbr()
+            })),
+        },
+        BulkIngestRequest { document: Some(bulk_ingest_request::Document::Transcript(qbr())) },
+    ];
+    let summary = ingest.bulk_ingest(scoped(tokio_stream::iter(bulk))).await.unwrap().into_inner();
+    assert_eq!((summary.created, summary.unchanged, summary.failed), (1, 1, 1), "{summary:?}");
+    assert_eq!(summary.failures[0].index, 1);
+    assert_eq!(summary.failures[0].code, "INVALID_ARGUMENT");
+    assert!(summary.failures[0].reason.starts_with("content: cue 1"), "{:?}", summary.failures[0]);
+
+    // Nothing stored changed; erasure removes the account and everything it said.
+    let hits =
+        search_hits(&mut insights, search_in(ACCOUNT, "my team is flying blind", &[v1::SourceKind::Email]))
+            .await;
+    assert_eq!(hits.len(), email_hits + 7, "the renewal notice's 7 segments, nothing else");
+    ingest.delete_account(scoped(DeleteAccountRequest { account_id: ACCOUNT.into() })).await.unwrap();
+    let hits = search_hits(&mut insights, search_in(ACCOUNT, "renew", &[])).await;
+    assert!(hits.is_empty(), "{hits:?}");
+    server.stop();
+}
+
+async fn emails_and_calls_bad_input(ingest: &mut IngestServiceClient<tonic::transport::Channel>) {
+    let raw = |bytes: &[u8]| IngestEmailRequest {
+        account_id: ACCOUNT.into(),
+        external_id: "bad-mail".into(),
+        raw_message: bytes.to_vec(),
+    };
+    expect_invalid(ingest.ingest_email(scoped(raw(b"\x00\xffnot mail at all"))).await, "raw_message.from")
+        .await;
+    let attachment_only = b"From: dana.lee@northwind-logistics.com\nContent-Type: multipart/mixed; boundary=b\n\n\
+        --b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=q3.pdf\n\nJVBERi0x\n--b--\n";
+    expect_invalid(ingest.ingest_email(scoped(raw(attachment_only))).await, "raw_message.body").await;
+    let mut huge = b"From: dana.lee@northwind-logistics.com\n\n".to_vec();
+    huge.resize(20 * 1024 * 1024, b'a');
+    expect_invalid(ingest.ingest_email(scoped(raw(&huge))).await, "raw_message").await;
+    let bad_date = b"From: dana.lee@northwind-logistics.com\nDate: the 35th of Octember\n\nHello there.\n";
+    expect_invalid(ingest.ingest_email(scoped(raw(bad_date))).await, "raw_message.date").await;
+
+    let call = |content: &[u8], format: v1::TranscriptFormat| IngestTranscriptRequest {
+        external_id: "bad-call".into(),
+        content: content.to_vec(),
+        format: format as i32,
+        ..qbr()
+    };
+    let bad_time = b"WEBVTT\n\n00:00:01.000 --> 00:00:61.000\n<v Dana Lee>Hi.\n";
+    expect_invalid(
+        ingest.ingest_transcript(scoped(call(bad_time, v1::TranscriptFormat::Webvtt))).await,
+        "content",
+    )
+    .await;
+    let nobody = b"1\n00:00:01,000 --> 00:00:02,000\nhello there\n";
+    expect_invalid(
+        ingest.ingest_transcript(scoped(call(nobody, v1::TranscriptFormat::Srt))).await,
+        "content",
+    )
+    .await;
+    expect_invalid(
+        ingest.ingest_transcript(scoped(call(b"no idea", v1::TranscriptFormat::Unspecified))).await,
+        "format",
+    )
+    .await;
+    let bad_account = UpsertAccountRequest {
+        account: Some(v1::Account { account_id: ACCOUNT.into(), arr_usd: -5.0, ..Default::default() }),
+    };
+    expect_invalid(ingest.upsert_account(scoped(bad_account)).await, "account.arr_usd").await;
 }

@@ -64,17 +64,25 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
+    /// Loads a layer named like the Hugging Face checkpoint (separate query, key and value,
+    /// fused here) or with the projections already fused under `attention.self.qkv` (how
+    /// our trainer saves a fine-tuned branch).
     pub(crate) fn load(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
         let h = cfg.hidden_size;
         let attn = vb.pp("attention");
-        let project = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
-            let p = attn.pp("self").pp(name);
-            Ok((p.get((h, h), "weight")?, p.get(h, "bias")?))
+        let fused = attn.pp("self").pp("qkv");
+        let qkv = if fused.contains_tensor("weight") {
+            candle_nn::linear(h, 3 * h, fused)?
+        } else {
+            let project = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
+                let p = attn.pp("self").pp(name);
+                Ok((p.get((h, h), "weight")?, p.get(h, "bias")?))
+            };
+            let (qw, qb) = project("query")?;
+            let (kw, kb) = project("key")?;
+            let (vw, vb_) = project("value")?;
+            Linear::new(Tensor::cat(&[qw, kw, vw], 0)?, Some(Tensor::cat(&[qb, kb, vb_], 0)?))
         };
-        let (qw, qb) = project("query")?;
-        let (kw, kb) = project("key")?;
-        let (vw, vb_) = project("value")?;
-        let qkv = Linear::new(Tensor::cat(&[qw, kw, vw], 0)?, Some(Tensor::cat(&[qb, kb, vb_], 0)?));
         Ok(Self {
             qkv,
             attention_out: candle_nn::linear(h, h, attn.pp("output").pp("dense"))?,
@@ -87,8 +95,14 @@ impl Layer {
     }
 
     /// `x`: `[batch, len, hidden]`; `mask_bias`: `[batch, 1, 1, len]`, 0 for tokens and a
-    /// large negative number for padding.
-    pub(crate) fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> candle_core::Result<Tensor> {
+    /// large negative number for padding. Inference uses candle's fused kernels, training
+    /// their differentiable equivalents (and dropout).
+    pub(crate) fn forward_with(
+        &self,
+        x: &Tensor,
+        mask_bias: &Tensor,
+        pass: &mut Pass,
+    ) -> candle_core::Result<Tensor> {
         let (b, len, hidden) = x.dims3()?;
         let head_dim = hidden / self.heads;
         let qkv =
@@ -98,11 +112,64 @@ impl Layer {
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
         let scores = q.matmul(&k.t()?)?.broadcast_add(mask_bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = pass.softmax(&scores)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, len, hidden))?;
-        let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + x)?)?;
+        let attention = pass.dropout(&self.attention_out.forward(&context)?)?;
+        let attended = pass.norm(&self.attention_norm, &(attention + x)?)?;
         let inner = self.intermediate.forward(&attended)?.gelu_erf()?;
-        self.output_norm.forward(&(self.output.forward(&inner)? + attended)?)
+        let output = pass.dropout(&self.output.forward(&inner)?)?;
+        pass.norm(&self.output_norm, &(output + attended)?)
+    }
+}
+
+/// How a layer runs. candle's fused layer-norm and softmax kernels have no backward pass,
+/// so training spells both out in differentiable tensor operations.
+pub(crate) enum Pass {
+    Inference,
+    Training { dropout: f32, rng: crate::training::rng::SplitMix64 },
+}
+
+impl Pass {
+    fn softmax(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Inference => candle_nn::ops::softmax_last_dim(x),
+            Self::Training { .. } => candle_nn::ops::softmax(x, D::Minus1),
+        }
+    }
+
+    fn norm(&self, norm: &LayerNorm, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Inference => norm.forward(x),
+            Self::Training { .. } => differentiable_layer_norm(norm, x),
+        }
+    }
+
+    /// Inverted dropout with a mask drawn from the pass's own seeded generator, so a
+    /// training run is reproducible.
+    fn dropout(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Inference => Ok(x.clone()),
+            Self::Training { dropout, rng } if *dropout > 0.0 => {
+                let keep = 1.0 - *dropout;
+                let mask: Vec<f32> = (0..x.elem_count())
+                    .map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 })
+                    .collect();
+                x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
+            }
+            Self::Training { .. } => Ok(x.clone()),
+        }
+    }
+}
+
+fn differentiable_layer_norm(norm: &LayerNorm, x: &Tensor) -> candle_core::Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centered = x.broadcast_sub(&mean)?;
+    let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    let normed = centered.broadcast_div(&(variance + norm.eps())?.sqrt()?)?;
+    let scaled = normed.broadcast_mul(norm.weight())?;
+    match norm.bias() {
+        Some(bias) => scaled.broadcast_add(bias),
+        None => Ok(scaled),
     }
 }
 
@@ -179,9 +246,18 @@ impl Encoder {
 }
 
 pub(crate) fn run_layers(layers: &[Layer], hidden: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    run_layers_with(layers, hidden, bias, &mut Pass::Inference)
+}
+
+pub(crate) fn run_layers_with(
+    layers: &[Layer],
+    hidden: &Tensor,
+    bias: &Tensor,
+    pass: &mut Pass,
+) -> Result<Tensor> {
     let mut hidden = hidden.clone();
     for layer in layers {
-        hidden = layer.forward(&hidden, bias)?;
+        hidden = layer.forward_with(&hidden, bias, pass)?;
     }
     Ok(hidden)
 }
@@ -205,4 +281,79 @@ impl EncoderInputs {
 pub(crate) fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
     x.broadcast_div(&norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_nn::VarMap;
+
+    use super::*;
+    use crate::training::rng::SplitMix64;
+
+    /// A layer with random weights (a `VarMap` starts its variables at zero, which would
+    /// make attention degenerate).
+    fn tiny_layer(varmap: &VarMap) -> Layer {
+        let _ = zero_layer(varmap);
+        for var in varmap.all_vars() {
+            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+        }
+        zero_layer(varmap)
+    }
+
+    fn zero_layer(varmap: &VarMap) -> Layer {
+        let cfg = BertConfig {
+            vocab_size: 10,
+            hidden_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 16,
+            type_vocab_size: 1,
+            layer_norm_eps: 1e-12,
+            hidden_act: "gelu".into(),
+        };
+        Layer::load(VarBuilder::from_varmap(varmap, DType::F32, &Device::Cpu), &cfg).unwrap()
+    }
+
+    fn inputs() -> (Tensor, Tensor) {
+        let x = Tensor::randn(0f32, 1.0, (2, 5, 8), &Device::Cpu).unwrap();
+        let mask =
+            Tensor::new(&[[0f32, 0., 0., 0., 0.], [0., 0., 0., MASKED, MASKED]], &Device::Cpu).unwrap();
+        (x, mask.unsqueeze(1).unwrap().unsqueeze(1).unwrap())
+    }
+
+    #[test]
+    fn training_pass_matches_the_fused_inference_kernels() {
+        let varmap = VarMap::new();
+        let layer = tiny_layer(&varmap);
+        let (x, bias) = inputs();
+        let fused = layer.forward_with(&x, &bias, &mut Pass::Inference).unwrap();
+        let mut pass = Pass::Training { dropout: 0.0, rng: SplitMix64::new(1) };
+        let spelled_out = layer.forward_with(&x, &bias, &mut pass).unwrap();
+        let diff =
+            (fused - spelled_out).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-4, "max difference {diff}");
+    }
+
+    #[test]
+    fn training_pass_reaches_every_weight_with_a_gradient() {
+        let varmap = VarMap::new();
+        let layer = tiny_layer(&varmap);
+        let (x, bias) = inputs();
+        let mut pass = Pass::Training { dropout: 0.1, rng: SplitMix64::new(2) };
+        let out = layer.forward_with(&x, &bias, &mut pass).unwrap();
+        // A projection on fixed random directions: the sum of squares of a layer-norm output
+        // is constant, and would give everything below the last norm a zero gradient.
+        let direction = Tensor::randn(0f32, 1.0, out.shape(), &Device::Cpu).unwrap();
+        let grads = (out * direction).unwrap().sum_all().unwrap().backward().unwrap();
+        for (name, var) in varmap.data().lock().unwrap().iter() {
+            let grad = grads.get(var.as_tensor()).expect("every weight has a gradient");
+            let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            // Softmax ignores a constant added to a row of scores, so the key bias has no
+            // effect and rightly gets a zero gradient.
+            if name != "attention.self.key.bias" {
+                assert!(norm > 0.0, "{name} has a zero gradient");
+            }
+        }
+    }
 }

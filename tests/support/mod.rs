@@ -27,6 +27,9 @@ impl Server {
             .env("UNDERTONE_METRICS_LISTEN", "off")
             .env("UNDERTONE_DATA_DIR", data_dir)
             .env("UNDERTONE_LOG", "warn")
+            // The sample corpus's vendor: its people's mail and speech are internal.
+            .env("UNDERTONE_INTERNAL_DOMAINS", "brightloop.io")
+            .env("UNDERTONE_INTERNAL_PEOPLE", "Sam Ortiz, Priya Raman, Marcus Bell")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

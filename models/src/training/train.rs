@@ -1,136 +1,123 @@
-//! Trains the sentiment head's classifier on encoder embeddings and fits its temperature.
-//!
-//! This version trains a linear classifier over the frozen sentence embedding (the
-//! provisional head). It records the command, the data checksums, the hyper-parameters and
-//! the dev metrics in `model.json` next to the weights.
+//! Trains the sentiment model: fine-tunes a branch of the encoder's top layers with a
+//! classifier ([`super::finetune`]), fits its temperature on dev, and writes the weights
+//! with a record of the command, the data checksums, the hyper-parameters and the dev
+//! metrics in `model.json`.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{D, DType, Device, Tensor};
-use candle_nn::{Module, Optimizer, VarBuilder, VarMap};
+use candle_core::{D, DType, Tensor};
 use serde_json::json;
 use undertone_core::{Sentiment, SentimentLabel};
 
 use super::corpus::{self, Example, Split};
+use super::finetune::{self, Branch, FinetuneParams, SharedEncoder, SharedState};
 use super::metrics::{self, Prediction, Report};
-use crate::analyzer::embed_texts;
-use crate::{EMBEDDING_DIM, Encoder, EncoderFiles, LABELS, Result, TextTokenizer};
-
-/// Hyper-parameters of the classifier.
-#[derive(Debug, Clone, Copy)]
-pub struct HeadParams {
-    pub steps: usize,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    /// Weight of each customer-success example relative to a VADER one.
-    pub cs_weight: f64,
-}
-
-impl Default for HeadParams {
-    fn default() -> Self {
-        Self { steps: 600, learning_rate: 0.02, weight_decay: 1e-4, cs_weight: 3.0 }
-    }
-}
+use crate::{LABELS, Result};
 
 /// What training produced, for the caller to print.
 pub struct TrainOutcome {
     pub dev: Vec<(String, Report)>,
     pub temperature: f64,
+    /// The dev score (mean macro-F1 over the dev splits) after each epoch.
+    pub epoch_scores: Vec<f64>,
 }
 
-struct Labelled {
-    features: Tensor,
-    labels: Vec<SentimentLabel>,
+/// Options of one training run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrainOptions {
+    pub params: FinetuneParams,
+    /// Train on at most this many examples of each training set (a quick smoke run).
+    pub limit: Option<usize>,
 }
 
 fn class_index(label: SentimentLabel) -> u32 {
-    SentimentLabel::ALL.iter().position(|l| *l == label).unwrap_or(0) as u32
+    finetune::class_index(label)
 }
 
-fn embed(tokenizer: &TextTokenizer, encoder: &Encoder, examples: &[Example], what: &str) -> Result<Labelled> {
+fn take(mut examples: Vec<Example>, limit: Option<usize>) -> Vec<Example> {
+    if let Some(n) = limit {
+        examples.truncate(n);
+    }
+    examples
+}
+
+fn states(
+    shared: &SharedEncoder,
+    examples: Vec<Example>,
+    upto: usize,
+    weight: f64,
+    what: &str,
+) -> Result<Vec<SharedState>> {
     let started = std::time::Instant::now();
-    let texts: Vec<String> = examples.iter().map(|e| e.text.clone()).collect();
-    let features = embed_texts(tokenizer, encoder, &texts)?;
-    tracing::info!(what, n = texts.len(), secs = started.elapsed().as_secs_f64(), "embedded");
-    Ok(Labelled { features, labels: examples.iter().map(|e| e.label).collect() })
+    let states = shared.states(&examples, upto, weight)?;
+    tracing::info!(what, n = states.len(), secs = started.elapsed().as_secs_f64(), "shared states computed");
+    Ok(states)
 }
 
-/// Trains the head from the corpora and writes it to `out_dir`.
-pub fn train_sentiment_head(model_dir: &Path, out_dir: &Path, params: HeadParams) -> Result<TrainOutcome> {
-    let files = EncoderFiles::locate(model_dir)?;
-    let tokenizer = TextTokenizer::load(&files.tokenizer)?;
-    let encoder = Encoder::load(&files)?;
-    let vader_train =
-        embed(&tokenizer, &encoder, &corpus::load_vader(model_dir, Split::Train)?, "vader train")?;
-    let cs_train = embed(&tokenizer, &encoder, &corpus::load_cs(Split::Train)?, "cs train")?;
+/// Trains the sentiment model from the corpora and writes it to `out_dir`.
+pub fn train_sentiment_head(model_dir: &Path, out_dir: &Path, options: TrainOptions) -> Result<TrainOutcome> {
+    let params = options.params;
+    let shared = SharedEncoder::load(model_dir)?;
+    let from = params.branch_from.min(shared.encoder.num_layers());
+    let vader = take(corpus::load_vader(model_dir, Split::Train)?, options.limit);
+    let cs = take(corpus::load_cs(Split::Train)?, options.limit);
+    let mut train = states(&shared, vader, from, 1.0, "vader train")?;
+    train.extend(states(&shared, cs, from, params.cs_weight, "cs train")?);
     let dev = [
         (
             "vader_dev".to_owned(),
-            embed(&tokenizer, &encoder, &corpus::load_vader(model_dir, Split::Dev)?, "vader dev")?,
+            states(&shared, corpus::load_vader(model_dir, Split::Dev)?, from, 1.0, "vader dev")?,
         ),
-        ("cs_dev".to_owned(), embed(&tokenizer, &encoder, &corpus::load_cs(Split::Dev)?, "cs dev")?),
+        ("cs_dev".to_owned(), states(&shared, corpus::load_cs(Split::Dev)?, from, 1.0, "cs dev")?),
     ];
 
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let classifier = candle_nn::linear(EMBEDDING_DIM, LABELS.len(), vb.pp("classifier"))?;
-    fit(&classifier, &varmap, &[(&vader_train, 1.0), (&cs_train, params.cs_weight)], params)?;
+    let branch = Branch::from_pretrained(&shared.files, shared.encoder.config(), from)?;
+    let params = FinetuneParams { branch_from: from, ..params };
+    let epoch_scores = finetune::train(&branch, &train, &params, |epoch, branch| {
+        let score = dev_score(branch, &dev)?;
+        tracing::info!(epoch, score, "dev mean macro-F1");
+        Ok(score)
+    })?;
 
-    let dev_logits: Vec<Tensor> =
-        dev.iter().map(|(_, d)| classifier.forward(&d.features)).collect::<candle_core::Result<_>>()?;
-    let all_logits = Tensor::cat(&dev_logits, 0)?;
-    let all_labels: Vec<SentimentLabel> = dev.iter().flat_map(|(_, d)| d.labels.clone()).collect();
-    let temperature = fit_temperature(&all_logits, &all_labels)?;
+    // Score what is saved: the weights rounded to F16.
+    let saved = finetune::tensors_to_save(&branch)?;
+    let rounded: HashMap<String, Tensor> =
+        saved.iter().map(|(k, v)| Ok((k.clone(), v.to_dtype(DType::F32)?))).collect::<Result<_>>()?;
+    branch.restore(&rounded)?;
+    let dev_logits: Vec<Tensor> = dev.iter().map(|(_, d)| branch.logits_of(d)).collect::<Result<_>>()?;
+    let all_labels: Vec<SentimentLabel> = dev.iter().flat_map(|(_, d)| labels(d)).collect();
+    let temperature = fit_temperature(&Tensor::cat(&dev_logits, 0)?, &all_labels)?;
     let reports = dev
         .iter()
         .zip(&dev_logits)
-        .map(|((name, d), logits)| Ok((name.clone(), evaluate(logits, temperature, &d.labels)?)))
+        .map(|((name, d), logits)| Ok((name.clone(), evaluate(logits, temperature, &labels(d))?)))
         .collect::<Result<Vec<_>>>()?;
 
-    save(out_dir, &varmap, model_dir, params, temperature, &reports)?;
-    Ok(TrainOutcome { dev: reports, temperature })
+    std::fs::create_dir_all(out_dir).map_err(|e| crate::files::io_error(out_dir, e))?;
+    candle_core::safetensors::save(&saved, out_dir.join("head.safetensors"))?;
+    let record = TrainingRecord {
+        params,
+        limit: options.limit,
+        epoch_scores: &epoch_scores,
+        temperature,
+        reports: &reports,
+    };
+    save_card(out_dir, model_dir, &record)?;
+    Ok(TrainOutcome { dev: reports, temperature, epoch_scores })
 }
 
-/// Full-batch AdamW on class- and source-weighted cross-entropy.
-fn fit(
-    classifier: &candle_nn::Linear,
-    varmap: &VarMap,
-    sets: &[(&Labelled, f64)],
-    params: HeadParams,
-) -> Result<()> {
-    let features = Tensor::cat(&sets.iter().map(|(s, _)| s.features.clone()).collect::<Vec<_>>(), 0)?;
-    let labels: Vec<SentimentLabel> = sets.iter().flat_map(|(s, _)| s.labels.clone()).collect();
-    let mut counts = [0f64; 3];
-    labels.iter().for_each(|l| counts[class_index(*l) as usize] += 1.0);
-    let weights: Vec<f32> = sets
-        .iter()
-        .flat_map(|(s, w)| s.labels.iter().map(move |l| (*w, *l)))
-        .map(|(w, l)| (w * labels.len() as f64 / (3.0 * counts[class_index(l) as usize])) as f32)
-        .collect();
-    let n = labels.len();
-    let targets =
-        Tensor::from_vec(labels.iter().map(|l| class_index(*l)).collect::<Vec<_>>(), (n, 1), &Device::Cpu)?;
-    let weights = Tensor::from_vec(weights, n, &Device::Cpu)?;
-    let weight_sum = weights.sum_all()?;
-    let mut optimizer = candle_nn::AdamW::new(
-        varmap.all_vars(),
-        candle_nn::ParamsAdamW {
-            lr: params.learning_rate,
-            weight_decay: params.weight_decay,
-            ..Default::default()
-        },
-    )?;
-    for step in 0..params.steps {
-        let log_probs = candle_nn::ops::log_softmax(&classifier.forward(&features)?, D::Minus1)?;
-        let picked = log_probs.gather(&targets, 1)?.squeeze(1)?;
-        let loss = (picked.mul(&weights)?.sum_all()?.neg()? / &weight_sum)?;
-        optimizer.backward_step(&loss)?;
-        if step % 100 == 0 {
-            tracing::info!(step, loss = loss.to_scalar::<f32>()?, "training sentiment head");
-        }
+fn labels(states: &[SharedState]) -> Vec<SentimentLabel> {
+    states.iter().map(|s| s.label).collect()
+}
+
+/// Mean macro-F1 over the dev splits at temperature 1: the model-selection score.
+fn dev_score(branch: &Branch, dev: &[(String, Vec<SharedState>)]) -> Result<f64> {
+    let mut total = 0.0;
+    for (_, states) in dev {
+        total += evaluate(&branch.logits_of(states)?, 1.0, &labels(states))?.macro_f1;
     }
-    Ok(())
+    Ok(total / dev.len().max(1) as f64)
 }
 
 fn predictions(logits: &Tensor, temperature: f64) -> Result<Vec<Sentiment>> {
@@ -167,23 +154,15 @@ fn evaluate(logits: &Tensor, temperature: f64, labels: &[SentimentLabel]) -> Res
     Ok(metrics::report(labels, &preds))
 }
 
-fn save(
-    out_dir: &Path,
-    varmap: &VarMap,
-    model_dir: &Path,
-    params: HeadParams,
+struct TrainingRecord<'a> {
+    params: FinetuneParams,
+    limit: Option<usize>,
+    epoch_scores: &'a [f64],
     temperature: f64,
-    reports: &[(String, Report)],
-) -> Result<()> {
-    std::fs::create_dir_all(out_dir).map_err(|e| crate::files::io_error(out_dir, e))?;
-    let tensors: HashMap<String, Tensor> = varmap
-        .data()
-        .lock()
-        .map_err(|_| crate::ModelError::Input("poisoned var map".into()))?
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    candle_core::safetensors::save(&tensors, out_dir.join("head.safetensors"))?;
+    reports: &'a [(String, Report)],
+}
+
+fn save_card(out_dir: &Path, model_dir: &Path, record: &TrainingRecord<'_>) -> Result<()> {
     let mut data = serde_json::Map::new();
     for name in ["train", "dev", "test"] {
         let path = corpus::cs_dir().join(format!("{name}.jsonl"));
@@ -195,21 +174,24 @@ fn save(
             json!(corpus::checksum(&corpus::vader_dir(model_dir).join(name))?),
         );
     }
-    let dev: serde_json::Map<String, serde_json::Value> = reports
+    let dev: serde_json::Map<String, serde_json::Value> = record
+        .reports
         .iter()
         .map(|(name, r)| {
             (name.clone(), json!({"n": r.n, "accuracy": r.accuracy, "macro_f1": r.macro_f1, "ece": r.ece}))
         })
         .collect();
     let card = crate::HeadCard {
-        name: "undertone-sentiment-frozen-linear-v0".into(),
-        branch_from: 6,
-        temperature,
+        name: format!("undertone-sentiment-branch{}-v1", record.params.branch_from),
+        branch_from: record.params.branch_from,
+        temperature: record.temperature,
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
         training: json!({
             "command": "scripts/train-sentiment",
-            "method": "linear classifier on the frozen mean-pooled all-MiniLM-L6-v2 embedding; full-batch AdamW, class-weighted cross-entropy; temperature fitted on dev",
-            "params": {"steps": params.steps, "learning_rate": params.learning_rate, "weight_decay": params.weight_decay, "cs_weight": params.cs_weight},
+            "method": "fine-tuned copy of all-MiniLM-L6-v2 layers branch_from.. over the frozen shared lower layers, mean pooling + L2 + linear classifier; AdamW with linear warm-up and decay, class- and source-weighted cross-entropy, dropout; best epoch by dev mean macro-F1; temperature fitted on dev; weights stored as F16",
+            "params": record.params,
+            "limit": record.limit,
+            "epoch_dev_scores": record.epoch_scores,
             "data_sha256": data,
             "dev_metrics": dev,
         }),

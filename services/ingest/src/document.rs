@@ -2,7 +2,29 @@
 
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::split_sentences;
+use crate::{Redactor, split_sentences};
+
+/// How every format turns cleaned text into stored segments: the size limit of one
+/// part's text and the PII redaction applied before segmentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Largest cleaned text of one part (a message, a comment, an email body, an
+    /// utterance), in bytes.
+    pub max_text_bytes: usize,
+    pub redactor: Redactor,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        Self { max_text_bytes: 64 * 1024, redactor: Redactor::default() }
+    }
+}
+
+impl TextOptions {
+    pub fn with_max_text_bytes(max_text_bytes: usize) -> Self {
+        Self { max_text_bytes, ..Self::default() }
+    }
+}
 
 /// Why a document was refused; `field` names the request field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,19 +48,25 @@ pub struct PlainMessage {
     pub sent_at_ms: Option<i64>,
 }
 
-/// Splits a plain message into sentence segments. `max_bytes` bounds the text.
-pub fn segment_message(message: &PlainMessage, max_bytes: usize) -> Result<Vec<Segment>, IngestError> {
+/// Splits a plain message into sentence segments, redacted; `max_text_bytes` bounds the text.
+pub fn segment_message(message: &PlainMessage, options: &TextOptions) -> Result<Vec<Segment>, IngestError> {
     let text = message.text.as_str();
+    let max_bytes = options.max_text_bytes;
     if text.len() > max_bytes {
         return Err(IngestError::invalid(
             "text",
             format!("is {} bytes, the limit is {max_bytes}", text.len()),
         ));
     }
-    let part =
-        Part { id: "body", speaker: message.speaker.clone(), role: message.role, at: message.sent_at_ms };
+    let part = Part {
+        id: "body",
+        speaker: message.speaker.clone(),
+        role: message.role,
+        at: message.sent_at_ms,
+        offset_ms: None,
+    };
     let mut segments = Vec::new();
-    push_sentences(&mut segments, &part, text);
+    push_sentences(&mut segments, &part, text, &options.redactor);
     if segments.is_empty() {
         return Err(IngestError::invalid("text", "has no words to analyze"));
     }
@@ -51,12 +79,16 @@ pub(crate) struct Part<'a> {
     pub speaker: Option<String>,
     pub role: SpeakerRole,
     pub at: Option<i64>,
+    /// Offset into a call recording.
+    pub offset_ms: Option<u64>,
 }
 
-/// Appends the sentences of `text` as segments of `part`, numbered after those already there.
-pub(crate) fn push_sentences(segments: &mut Vec<Segment>, part: &Part<'_>, text: &str) {
+/// Appends the sentences of `text`, redacted, as segments of `part`, numbered after
+/// those already there. Offsets are into the redacted text: the part's cleaned text.
+pub(crate) fn push_sentences(segments: &mut Vec<Segment>, part: &Part<'_>, text: &str, redactor: &Redactor) {
+    let text = redactor.redact(text);
     let chars: Vec<char> = text.chars().collect();
-    for span in split_sentences(text) {
+    for span in split_sentences(&text) {
         segments.push(Segment {
             index: segments.len() as u32,
             part: part.id.to_owned(),
@@ -64,7 +96,7 @@ pub(crate) fn push_sentences(segments: &mut Vec<Segment>, part: &Part<'_>, text:
             speaker: part.speaker.clone(),
             role: part.role,
             timestamp_ms: part.at,
-            media_offset_ms: None,
+            media_offset_ms: part.offset_ms,
             char_start: span.start as u32,
             char_end: span.end as u32,
         });
@@ -87,7 +119,7 @@ mod tests {
     #[test]
     fn segments_quote_the_text_at_their_offsets() {
         let msg = message("The export broke again. We need a fix before Friday!");
-        let segments = segment_message(&msg, 1000).unwrap();
+        let segments = segment_message(&msg, &TextOptions::with_max_text_bytes(1000)).unwrap();
         assert_eq!(segments.len(), 2);
         for s in &segments {
             let quoted: String = msg
@@ -105,10 +137,23 @@ mod tests {
     #[test]
     fn refuses_empty_and_oversized_text() {
         assert_eq!(
-            segment_message(&message("  \n "), 100).unwrap_err().to_string(),
+            segment_message(&message("  \n "), &TextOptions::with_max_text_bytes(100))
+                .unwrap_err()
+                .to_string(),
             "text: has no words to analyze"
         );
-        let err = segment_message(&message(&"a".repeat(101)), 100).unwrap_err().to_string();
+        let err = segment_message(&message(&"a".repeat(101)), &TextOptions::with_max_text_bytes(100))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("text: is 101 bytes"), "{err}");
+    }
+
+    #[test]
+    fn stored_text_is_redacted_and_offsets_follow_it() {
+        let msg = message("Call me on +1 (312) 555-0147 today. Or mail dana@acme.test.");
+        let segments = segment_message(&msg, &TextOptions::default()).unwrap();
+        assert_eq!(segments[0].text, "Call me on [PHONE] today.");
+        assert_eq!(segments[1].text, "Or mail [EMAIL].");
+        assert_eq!((segments[1].char_start, segments[1].char_end), (26, 42));
     }
 }

@@ -10,7 +10,8 @@ pub const MAX_SEGMENT_CHARS: usize = 900;
 
 const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co", "corp",
-    "approx", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "approx", "no", "exp", "ext", "tel", "ref", "dept", "est", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec",
 ];
 
 /// A sentence as character offsets `[start, end)` into the text it came from (Unicode

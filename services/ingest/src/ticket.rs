@@ -13,8 +13,8 @@
 use serde::{Deserialize, Serialize};
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::IngestError;
 use crate::document::{Part, push_sentences};
+use crate::{IngestError, TextOptions};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Person {
@@ -101,7 +101,8 @@ fn role_of(comment: &TicketComment) -> SpeakerRole {
 }
 
 /// Splits a ticket into segments: the subject (the requester's), then every comment.
-pub fn segment_ticket(ticket: &Ticket, max_text_bytes: usize) -> Result<Vec<Segment>, IngestError> {
+pub fn segment_ticket(ticket: &Ticket, options: &TextOptions) -> Result<Vec<Segment>, IngestError> {
+    let max_text_bytes = options.max_text_bytes;
     if ticket.ticket_id.trim().is_empty() {
         return Err(IngestError::invalid("ticket_id", "must not be empty"));
     }
@@ -110,9 +111,14 @@ pub fn segment_ticket(ticket: &Ticket, max_text_bytes: usize) -> Result<Vec<Segm
     }
     let opened = ticket.created_at.as_deref().map(|t| parse_timestamp("created_at", t)).transpose()?;
     let mut segments = Vec::new();
-    let requester =
-        Part { id: "subject", speaker: ticket.requester.display(), role: SpeakerRole::Customer, at: opened };
-    push_sentences(&mut segments, &requester, &ticket.subject);
+    let requester = Part {
+        id: "subject",
+        speaker: ticket.requester.display(),
+        role: SpeakerRole::Customer,
+        at: opened,
+        offset_ms: None,
+    };
+    push_sentences(&mut segments, &requester, &ticket.subject, &options.redactor);
     for (i, comment) in ticket.comments.iter().enumerate() {
         if comment.id.trim().is_empty() {
             return Err(IngestError::invalid("comments.id", format!("comment {i} has no id")));
@@ -132,8 +138,9 @@ pub fn segment_ticket(ticket: &Ticket, max_text_bytes: usize) -> Result<Vec<Segm
             speaker: comment.author.display(),
             role: role_of(comment),
             at: at.or(opened),
+            offset_ms: None,
         };
-        push_sentences(&mut segments, &part, &comment.body);
+        push_sentences(&mut segments, &part, &comment.body, &options.redactor);
     }
     if segments.is_empty() {
         return Err(IngestError::invalid("comments.body", "no comment has words to analyze"));
@@ -156,7 +163,7 @@ mod tests {
     #[test]
     fn comments_become_parts_with_roles_and_times() {
         let ticket = parse_ticket_json(TICKET.as_bytes()).unwrap();
-        let segments = segment_ticket(&ticket, 10_000).unwrap();
+        let segments = segment_ticket(&ticket, &TextOptions::with_max_text_bytes(10_000)).unwrap();
         let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["Export broken", "The CSV export fails.", "Again.", "Escalating to engineering."]);
         assert_eq!(segments[1].part, "c-1");
@@ -170,7 +177,12 @@ mod tests {
     #[test]
     fn bad_tickets_name_the_field() {
         let err = |json: &str| {
-            segment_ticket(&parse_ticket_json(json.as_bytes()).unwrap(), 100).unwrap_err().to_string()
+            segment_ticket(
+                &parse_ticket_json(json.as_bytes()).unwrap(),
+                &TextOptions::with_max_text_bytes(100),
+            )
+            .unwrap_err()
+            .to_string()
         };
         assert!(err(r#"{"ticket_id": "T", "comments": []}"#).starts_with("comments:"));
         assert!(

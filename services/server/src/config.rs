@@ -12,11 +12,22 @@
 //! | `UNDERTONE_MODEL_DIR`      | `models.dir`         |
 //! | `UNDERTONE_SENTIMENT_DIR`  | `models.sentiment_dir` |
 //! | `UNDERTONE_TAXONOMY`       | `models.taxonomy`    |
+//! | `UNDERTONE_INTERNAL_DOMAINS` | `ingest.internal_domains` (comma-separated) |
+//! | `UNDERTONE_INTERNAL_PEOPLE`  | `ingest.internal_people` (comma-separated) |
+//! | `UNDERTONE_REDACTION`        | `redaction.enabled` (`off` / `on`) |
+//!
+//! Ingest keys: `ingest.internal_domains` (mail senders on these domains, or their
+//! sub-domains, are the tenant's own team), `ingest.internal_people` (names or addresses
+//! of the team, for call speakers), `ingest.reject_unmapped_speakers` (refuse a transcript
+//! with a speaker that has no role instead of storing it as unknown), `[redaction]`
+//! (which PII kinds become placeholders), `limits.max_email_bytes` and
+//! `limits.max_transcript_bytes` (largest raw email / transcript accepted).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use undertone_ingest::RedactionConfig;
 use undertone_insights::RiskConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +42,23 @@ pub struct Config {
     pub models: ModelsConfig,
     pub limits: Limits,
     pub risk: RiskConfig,
+    pub ingest: IngestConfig,
+    /// PII replaced by placeholders before anything is stored.
+    pub redaction: RedactionConfig,
+}
+
+/// Who the tenant's own team is, for speaker roles.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Email domains of the tenant's team (e.g. `["brightloop.io"]`); sub-domains count.
+    pub internal_domains: Vec<String>,
+    /// Names or addresses of the team's people, for call speakers missing from a
+    /// transcript's role map.
+    pub internal_people: Vec<String>,
+    /// Refuse a transcript with a speaker that neither the request's map nor the
+    /// internal people give a role, instead of storing that speech as unknown.
+    pub reject_unmapped_speakers: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +83,10 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Model calls in flight or queued before RESOURCE_EXHAUSTED.
     pub max_pending_analyses: usize,
+    /// Largest raw email (attachments included) IngestEmail accepts, in bytes.
+    pub max_email_bytes: usize,
+    /// Largest transcript file IngestTranscript accepts, in bytes.
+    pub max_transcript_bytes: usize,
 }
 
 impl Default for Config {
@@ -66,6 +98,8 @@ impl Default for Config {
             models: ModelsConfig::default(),
             limits: Limits::default(),
             risk: RiskConfig::default(),
+            ingest: IngestConfig::default(),
+            redaction: RedactionConfig::default(),
         }
     }
 }
@@ -87,6 +121,8 @@ impl Default for Limits {
             max_batch_texts: 256,
             max_message_bytes: 32 * 1024 * 1024,
             max_pending_analyses: 64,
+            max_email_bytes: 16 * 1024 * 1024,
+            max_transcript_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -144,6 +180,27 @@ impl Config {
                 *slot = PathBuf::from(raw);
             }
         }
+        let list = |raw: String| -> Vec<String> {
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        };
+        if let Some(raw) = var("UNDERTONE_INTERNAL_DOMAINS") {
+            self.ingest.internal_domains = list(raw);
+        }
+        if let Some(raw) = var("UNDERTONE_INTERNAL_PEOPLE") {
+            self.ingest.internal_people = list(raw);
+        }
+        if let Some(raw) = var("UNDERTONE_REDACTION") {
+            self.redaction.enabled = match raw.trim() {
+                "off" | "false" | "0" => false,
+                "on" | "true" | "1" => true,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "UNDERTONE_REDACTION",
+                        reason: format!("{other:?} is not on / off"),
+                    });
+                }
+            };
+        }
         Ok(())
     }
 }
@@ -163,12 +220,27 @@ mod tests {
             "UNDERTONE_LISTEN" => Some("127.0.0.1:7000".to_owned()),
             "UNDERTONE_METRICS_LISTEN" => Some("off".to_owned()),
             "UNDERTONE_DATA_DIR" => Some("/tmp/x".to_owned()),
+            "UNDERTONE_INTERNAL_DOMAINS" => Some("brightloop.io, eu.brightloop.io".to_owned()),
+            "UNDERTONE_REDACTION" => Some("off".to_owned()),
             _ => None,
         };
         config.apply_env(env).unwrap();
         assert_eq!(config.listen.port(), 7000);
         assert_eq!(config.metrics_listen, None);
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.ingest.internal_domains, ["brightloop.io", "eu.brightloop.io"]);
+        assert!(!config.redaction.enabled);
+    }
+
+    #[test]
+    fn ingest_keys_of_the_example_file_parse() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../undertone.example.toml"))
+                .unwrap();
+        let config: Config = toml::from_str(&text).unwrap();
+        assert!(config.redaction.enabled && config.redaction.cards);
+        assert_eq!(config.limits.max_email_bytes, Limits::default().max_email_bytes);
+        assert!(!config.ingest.reject_unmapped_speakers);
     }
 
     #[test]

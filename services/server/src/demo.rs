@@ -1,16 +1,14 @@
 //! `undertone demo`: a gRPC client that ingests the sample corpus into a running server
 //! and prints the accounts most at risk, each reason with its quoted evidence.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use tonic::Request;
 use tonic::metadata::MetadataValue;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::insights_service_client::InsightsServiceClient;
-use undertone_api::v1::{
-    self, IngestTicketRequest, ListAccountsByRiskRequest, SearchEvidenceRequest, ingest_ticket_request,
-};
+use undertone_api::v1::{self, ListAccountsByRiskRequest, SearchEvidenceRequest};
 use undertone_api::{TENANT_HEADER, timestamp_from_ms, timestamp_to_ms};
 
 const DAY_MS: i64 = 86_400_000;
@@ -20,29 +18,6 @@ fn scoped<T>(tenant: &str, message: T) -> anyhow::Result<Request<T>> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(TENANT_HEADER, MetadataValue::try_from(tenant)?);
     Ok(request)
-}
-
-/// Every file with extension `ext` in `<corpus>/<account>/<kind>/`, sorted.
-fn documents(corpus: &Path, kind: &str, ext: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut found = Vec::new();
-    for account in
-        std::fs::read_dir(corpus).with_context(|| format!("reading corpus {}", corpus.display()))?
-    {
-        let account = account?;
-        if !account.file_type()?.is_dir() {
-            continue;
-        }
-        let dir = account.path().join(kind);
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == ext) {
-                found.push((account.file_name().to_string_lossy().into_owned(), path));
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
 }
 
 /// The corpus's reference time (`as_of` in ground_truth.toml), else now.
@@ -60,23 +35,14 @@ pub async fn run(server: &str, corpus: &Path, tenant: &str) -> anyhow::Result<()
         IngestServiceClient::connect(server.to_owned()).await.context("connecting to the server")?;
     let mut insights = InsightsServiceClient::connect(server.to_owned()).await?;
 
-    let tickets = documents(corpus, "tickets", "json")?;
-    println!("Ingesting {} support tickets from {} ...", tickets.len(), corpus.display());
-    let (mut segments, mut failed) = (0, 0);
-    for (account, path) in &tickets {
-        let request = IngestTicketRequest {
-            account_id: account.clone(),
-            ticket_source: Some(ingest_ticket_request::TicketSource::TicketJson(std::fs::read(path)?)),
-        };
-        match ingest.ingest_ticket(scoped(tenant, request)?).await {
-            Ok(response) => segments += response.into_inner().segments_stored,
-            Err(status) => {
-                failed += 1;
-                println!("  failed {}: {}", path.display(), status.message());
-            }
-        }
-    }
-    println!("Stored {segments} segments ({failed} documents failed).\n");
+    // Every format of the corpus: emails (threads oldest first), tickets and calls, with
+    // the accounts and the vendor's people from accounts.toml.
+    println!("Ingesting the corpus in {} ...", corpus.display());
+    let summary =
+        crate::ingest_cli::ingest_paths(&mut ingest, tenant, &[corpus.to_owned()], &Default::default())
+            .await?;
+    crate::ingest_cli::print_summary(&summary);
+    println!();
 
     let end = as_of(corpus);
     let window = v1::TimeWindow {

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use undertone_core::{AccountId, DocumentKey, Segment, SegmentRecord, SpeakerRole, StoredSegment, TenantId};
+use undertone_ingest::{Redactor, RoleDirectory, TextOptions};
 use undertone_insights::{RiskConfig, RiskReport, assess_risk};
 use undertone_models::{Analysis, Analyzer};
 use undertone_store::{EvidenceStore, SearchQuery, SegmentFilter};
 
-use crate::config::Limits;
+use crate::accounts::{AccountRecord, AccountRegistry};
+use crate::config::{Config, Limits};
 use crate::error::ServiceError;
 
 /// Where the time of one model call went.
@@ -48,6 +50,43 @@ pub struct IngestOutcome {
     pub timing: Timing,
 }
 
+/// How documents are parsed and cleaned: who the tenant's team is, PII redaction, and
+/// the size limits of raw documents.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub roles: RoleDirectory,
+    /// Per-part text limit and redaction, shared by every format.
+    pub text: TextOptions,
+    pub max_email_bytes: usize,
+    pub max_transcript_bytes: usize,
+    pub reject_unmapped_speakers: bool,
+}
+
+impl IngestSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            roles: RoleDirectory::new(&config.ingest.internal_domains, &config.ingest.internal_people),
+            text: TextOptions {
+                max_text_bytes: config.limits.max_text_bytes,
+                redactor: Redactor::new(config.redaction.clone()),
+            },
+            max_email_bytes: config.limits.max_email_bytes,
+            max_transcript_bytes: config.limits.max_transcript_bytes,
+            reject_unmapped_speakers: config.ingest.reject_unmapped_speakers,
+        }
+    }
+
+    fn defaults(limits: &Limits) -> Self {
+        Self {
+            roles: RoleDirectory::default(),
+            text: TextOptions::with_max_text_bytes(limits.max_text_bytes),
+            max_email_bytes: limits.max_email_bytes,
+            max_transcript_bytes: limits.max_transcript_bytes,
+            reject_unmapped_speakers: false,
+        }
+    }
+}
+
 pub struct Engine {
     analyzer: Arc<Analyzer>,
     store: Arc<dyn EvidenceStore>,
@@ -59,6 +98,9 @@ pub struct Engine {
     model: Arc<Mutex<()>>,
     /// Document writes are serialized so two versions of one document never interleave.
     writes: tokio::sync::Mutex<()>,
+    ingest: IngestSettings,
+    /// Account metadata (UpsertAccount), persistent.
+    accounts: Arc<AccountRegistry>,
 }
 
 /// sha256 over length-prefixed fields.
@@ -79,7 +121,42 @@ impl Engine {
         risk: RiskConfig,
     ) -> Self {
         let pending = Arc::new(Semaphore::new(limits.max_pending_analyses));
-        Self { analyzer, store, limits, risk, pending, model: Arc::default(), writes: Default::default() }
+        let ingest = IngestSettings::defaults(&limits);
+        Self {
+            analyzer,
+            store,
+            limits,
+            risk,
+            pending,
+            model: Arc::default(),
+            writes: Default::default(),
+            ingest,
+            accounts: Arc::new(AccountRegistry::in_memory()),
+        }
+    }
+
+    /// The configured ingest settings and the (persistent) account registry.
+    pub fn with_ingest(mut self, ingest: IngestSettings, accounts: AccountRegistry) -> Self {
+        self.ingest = ingest;
+        self.accounts = Arc::new(accounts);
+        self
+    }
+
+    pub fn ingest_settings(&self) -> &IngestSettings {
+        &self.ingest
+    }
+
+    pub fn account_registry(&self) -> &AccountRegistry {
+        &self.accounts
+    }
+
+    /// Stores an account's metadata.
+    pub fn upsert_account(
+        &self,
+        tenant: &TenantId,
+        record: AccountRecord,
+    ) -> Result<AccountRecord, ServiceError> {
+        self.accounts.upsert(tenant, record)
     }
 
     pub fn limits(&self) -> &Limits {

@@ -1,11 +1,13 @@
 //! The `undertone` binary: the server, and the commands around it.
 
+mod accounts;
 mod config;
 mod demo;
 mod engine;
 mod error;
 mod eval;
 mod grpc;
+mod ingest_cli;
 mod metrics;
 mod server;
 mod tenant;
@@ -47,6 +49,26 @@ enum Command {
         #[arg(long, default_value = "demo")]
         tenant: String,
     },
+    /// Ingest files into a running server: folders of .eml / .mbox / ticket .json /
+    /// .vtt / .srt (and JSON transcripts), with progress and a summary; exits 1 when a
+    /// document failed.
+    Ingest {
+        /// Files or folders (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The server's gRPC address.
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// Tenant id to ingest under.
+        #[arg(long, env = "UNDERTONE_TENANT", default_value = "default")]
+        tenant: String,
+        /// Every document's account (default: the folder each file is in).
+        #[arg(long)]
+        account: Option<String>,
+        /// accounts.toml to upsert and take internal people from (default: PATH/accounts.toml).
+        #[arg(long)]
+        accounts: Option<PathBuf>,
+    },
     /// Train a model from the fetched corpora (`scripts/fetch-models --with-training-data`).
     Train {
         #[command(subcommand)]
@@ -72,6 +94,14 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(server::run(config))
         }
         Command::Demo { server, corpus, tenant } => runtime.block_on(demo::run(&server, &corpus, &tenant)),
+        Command::Ingest { paths, server, tenant, account, accounts } => {
+            let options = ingest_cli::Options { account, accounts_file: accounts };
+            let summary = runtime.block_on(ingest_cli::run(&server, &tenant, &paths, &options))?;
+            if !summary.failed.is_empty() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Train { model } => train::run(model),
         Command::Eval { what } => eval::run(what),
     }

@@ -11,8 +11,9 @@ use undertone_api::v1::sentiment_service_server::SentimentServiceServer;
 use undertone_models::{Analyzer, AnalyzerOptions, EMBEDDING_DIM};
 use undertone_store::{EmbeddedStore, EvidenceStore};
 
+use crate::accounts::AccountRegistry;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, IngestSettings};
 use crate::grpc::{IngestApi, InsightsApi, SentimentApi};
 use crate::metrics::{Metrics, MetricsLayer};
 
@@ -37,8 +38,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         EmbeddedStore::open(&store_dir, EMBEDDING_DIM)
             .with_context(|| format!("opening the embedded store in {}", store_dir.display()))?,
     );
-    let engine =
-        Arc::new(Engine::new(Arc::new(analyzer), store.clone(), config.limits.clone(), config.risk.clone()));
+    let accounts = AccountRegistry::open(&config.data_dir).context("opening the account registry")?;
+    let engine = Arc::new(
+        Engine::new(Arc::new(analyzer), store.clone(), config.limits.clone(), config.risk.clone())
+            .with_ingest(IngestSettings::from_config(&config), accounts),
+    );
 
     let metrics = Arc::new(Metrics::new().context("creating metrics")?);
     if let Some(addr) = config.metrics_listen {

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use undertone_models::training::train::{HeadParams, train_sentiment_head};
+use undertone_models::training::finetune::FinetuneParams;
+use undertone_models::training::train::{TrainOptions, train_sentiment_head};
 
 #[derive(Subcommand)]
 pub enum TrainCommand {
@@ -15,6 +16,15 @@ pub enum TrainCommand {
         /// The model cache (weights and the VADER corpus).
         #[arg(long, default_value_os_t = undertone_models::default_model_dir())]
         model_dir: PathBuf,
+        /// Epochs over the training sets.
+        #[arg(long, default_value_t = FinetuneParams::default().epochs)]
+        epochs: usize,
+        /// First encoder layer of the fine-tuned branch (lower layers stay shared).
+        #[arg(long, default_value_t = FinetuneParams::default().branch_from)]
+        branch_from: usize,
+        /// Use at most this many examples of each training set (a quick smoke run).
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// Tune topic scoring and per-topic thresholds on the topic dev set (never test);
     /// writes models/taxonomy/thresholds.toml.
@@ -30,8 +40,10 @@ pub enum TrainCommand {
 
 pub fn run(command: TrainCommand) -> anyhow::Result<()> {
     match command {
-        TrainCommand::Sentiment { out, model_dir } => {
-            let outcome = train_sentiment_head(&model_dir, &out, HeadParams::default())?;
+        TrainCommand::Sentiment { out, model_dir, epochs, branch_from, limit } => {
+            let params = FinetuneParams { epochs, branch_from, ..FinetuneParams::default() };
+            let outcome = train_sentiment_head(&model_dir, &out, TrainOptions { params, limit })?;
+            println!("dev score per epoch {:?}", outcome.epoch_scores);
             println!("temperature {:.2}", outcome.temperature);
             for (split, report) in &outcome.dev {
                 println!(

@@ -1,6 +1,11 @@
-//! IngestService: documents in. Plain messages, tickets, deletes and bulk ingest of both
-//! work today; the email and transcript parsers land with the ingest issue.
+//! IngestService: documents in. Plain messages, raw emails, tickets and call transcripts
+//! (alone or on the bulk stream), deletes, and account metadata.
+//!
+//! Every format ends in the same step: parse and clean (undertone-ingest), redact and
+//! segment, fingerprint the segments (so an identical result is UNCHANGED whatever
+//! changed around it), then analyze and store through the engine.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio_stream::StreamExt;
@@ -11,19 +16,43 @@ use undertone_api::v1::{
     DeleteDocumentRequest, DeleteResponse, IngestEmailRequest, IngestMessageRequest, IngestResponse,
     IngestTicketRequest, IngestTranscriptRequest, UpsertAccountRequest, bulk_ingest_request,
 };
-use undertone_api::{role_from_proto, source_kind_from_proto, source_kind_to_proto, timestamp_to_ms};
-use undertone_core::{DocumentKey, SourceKind, TenantId};
-use undertone_ingest::{
-    Person, PlainMessage, Ticket, TicketComment, parse_ticket_json, segment_message, segment_ticket,
+use undertone_api::{
+    role_from_proto, source_kind_from_proto, source_kind_to_proto, timestamp_from_ms, timestamp_to_ms,
 };
+use undertone_core::{AccountId, DocumentKey, Segment, SourceKind, SpeakerRole, TenantId};
+use undertone_ingest::{
+    EmailLimits, Person, PlainMessage, Ticket, TicketComment, TranscriptFormat, drop_repeated, normalized,
+    parse_email, parse_ticket_json, parse_transcript, segment_email, segment_message, segment_ticket,
+    segment_transcript,
+};
+use undertone_store::SegmentFilter;
 
 use super::{insert_timing, timing_to_proto};
+use crate::accounts::{AccountRecord, normalize_domain};
 use crate::engine::{Engine, IngestOutcome, IngestStatus, ParsedDocument, fingerprint};
 use crate::error::ServiceError;
 use crate::tenant::{account_id, id_error, tenant_of};
 
+/// Latest instant a caller's timestamp may name (9999-12-31T23:59:59Z).
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
 pub struct IngestApi {
     engine: Arc<Engine>,
+}
+
+/// The fingerprint of what would be stored: identical segments for the same account
+/// are UNCHANGED, whatever the raw bytes or the configuration looked like.
+fn content_hash(account: &AccountId, kind: SourceKind, segments: &[Segment]) -> Result<String, ServiceError> {
+    let canonical = serde_json::to_vec(segments).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(fingerprint(&[account.as_str().as_bytes(), kind.as_str().as_bytes(), &canonical]))
+}
+
+/// A caller's timestamp in milliseconds, refused when out of range.
+fn checked_ms(field: &str, ts: &prost_types::Timestamp) -> Result<i64, ServiceError> {
+    if !(0..=MAX_TIMESTAMP_SECONDS).contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(ServiceError::invalid(field, "is out of range (1970 to 9999, nanos below 1e9)"));
+    }
+    Ok(timestamp_to_ms(ts))
 }
 
 impl IngestApi {
@@ -44,22 +73,85 @@ impl IngestApi {
         }
         let role =
             role_from_proto(request.role).ok_or_else(|| ServiceError::invalid("role", "unknown value"))?;
+        let sent_at_ms = request.sent_at.as_ref().map(|t| checked_ms("sent_at", t)).transpose()?;
         let message = PlainMessage {
             text: request.text,
             speaker: Some(request.speaker).filter(|s| !s.trim().is_empty()),
             role,
-            sent_at_ms: request.sent_at.as_ref().map(timestamp_to_ms),
+            sent_at_ms,
         };
-        let segments = segment_message(&message, self.engine.limits().max_text_bytes)?;
-        let sent_at = message.sent_at_ms.unwrap_or(i64::MIN).to_le_bytes();
-        let content_hash = fingerprint(&[
-            account.as_str().as_bytes(),
-            message.text.as_bytes(),
-            message.speaker.as_deref().unwrap_or("").as_bytes(),
-            role.as_str().as_bytes(),
-            &sent_at,
-        ]);
-        self.store(ParsedDocument { key, account, content_hash, segments }).await
+        let segments = segment_message(&message, &self.engine.ingest_settings().text)?;
+        self.store(key, account, segments).await
+    }
+
+    async fn ingest_email(
+        &self,
+        tenant: TenantId,
+        request: IngestEmailRequest,
+    ) -> Result<IngestResponse, ServiceError> {
+        let account = account_id("account_id", &request.account_id)?;
+        let settings = self.engine.ingest_settings();
+        let limits = EmailLimits {
+            max_email_bytes: settings.max_email_bytes,
+            max_text_bytes: settings.text.max_text_bytes,
+        };
+        let email = parse_email(&request.raw_message, &limits)?;
+        let external_id = match (request.external_id.trim(), email.message_id.as_deref()) {
+            ("", Some(message_id)) => message_id.to_owned(),
+            ("", None) => {
+                return Err(ServiceError::invalid(
+                    "external_id",
+                    "must be set when the message has no Message-ID",
+                ));
+            }
+            (given, _) => given.to_owned(),
+        };
+        let key = DocumentKey::new(tenant.clone(), SourceKind::Email, &external_id)
+            .map_err(|e| id_error("external_id", e))?;
+        let domains = self.account_domains(&tenant, &account);
+        let role =
+            settings.roles.sender_role(email.from_address.as_deref(), email.from_name.as_deref(), &domains);
+        let segments = segment_email(&email, role, &external_id, &settings.text)?;
+        // A sentence is stored once, at its first appearance in the thread.
+        let earlier = self.thread_sentences(&tenant, &account, &key, &email.ancestors()).await?;
+        let segments = drop_repeated(segments, &earlier);
+        if segments.is_empty() {
+            return Err(ServiceError::invalid(
+                "raw_message.body",
+                "has nothing new: every sentence already appears earlier in its thread",
+            ));
+        }
+        self.store(key, account, segments).await
+    }
+
+    /// The account's registered email domains (none when it is not registered).
+    fn account_domains(&self, tenant: &TenantId, account: &AccountId) -> Vec<String> {
+        self.engine.account_registry().get(tenant, account).map(|a| a.domains).unwrap_or_default()
+    }
+
+    /// Normalized texts already stored for the account's messages named in `ancestors`.
+    async fn thread_sentences(
+        &self,
+        tenant: &TenantId,
+        account: &AccountId,
+        key: &DocumentKey,
+        ancestors: &[&str],
+    ) -> Result<HashSet<String>, ServiceError> {
+        if ancestors.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let filter = SegmentFilter {
+            source_kinds: vec![SourceKind::Email],
+            ..SegmentFilter::account(tenant.clone(), account.clone())
+        };
+        let stored = self.engine.scroll(filter).await?;
+        Ok(stored
+            .iter()
+            .filter(|s| {
+                s.document.external_id != key.external_id && ancestors.contains(&s.segment.part.as_str())
+            })
+            .map(|s| normalized(&s.segment.text))
+            .collect())
     }
 
     async fn ingest_ticket(
@@ -75,15 +167,72 @@ impl IngestApi {
         };
         let key = DocumentKey::new(tenant, SourceKind::Ticket, &ticket.ticket_id)
             .map_err(|e| id_error("ticket_id", e))?;
-        let segments = segment_ticket(&ticket, self.engine.limits().max_text_bytes)?;
-        let canonical = serde_json::to_vec(&ticket).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let content_hash = fingerprint(&[account.as_str().as_bytes(), &canonical]);
-        self.store(ParsedDocument { key, account, content_hash, segments }).await
+        let segments = segment_ticket(&ticket, &self.engine.ingest_settings().text)?;
+        self.store(key, account, segments).await
+    }
+
+    async fn ingest_transcript(
+        &self,
+        tenant: TenantId,
+        request: IngestTranscriptRequest,
+    ) -> Result<IngestResponse, ServiceError> {
+        let account = account_id("account_id", &request.account_id)?;
+        let key = DocumentKey::new(tenant.clone(), SourceKind::Call, &request.external_id)
+            .map_err(|e| id_error("external_id", e))?;
+        let settings = self.engine.ingest_settings();
+        let format = match v1::TranscriptFormat::try_from(request.format) {
+            Ok(v1::TranscriptFormat::Webvtt) => TranscriptFormat::WebVtt,
+            Ok(v1::TranscriptFormat::Srt) => TranscriptFormat::Srt,
+            Ok(v1::TranscriptFormat::Json) => TranscriptFormat::Json,
+            Ok(v1::TranscriptFormat::Unspecified) => {
+                TranscriptFormat::detect(&request.content).ok_or_else(|| {
+                    ServiceError::invalid(
+                        "format",
+                        "must be set (WEBVTT, SRT or JSON): the content does not tell",
+                    )
+                })?
+            }
+            Err(_) => return Err(ServiceError::invalid("format", "unknown value")),
+        };
+        let started_at_ms = request.started_at.as_ref().map(|t| checked_ms("started_at", t)).transpose()?;
+        let transcript = parse_transcript(&request.content, format, settings.max_transcript_bytes)?;
+
+        let mut map = HashMap::new();
+        for (name, raw) in &request.speaker_roles {
+            let role = role_from_proto(*raw).ok_or_else(|| {
+                ServiceError::invalid("speaker_roles", format!("unknown role {raw} for {name:?}"))
+            })?;
+            map.insert(name.clone(), role);
+        }
+        let domains = self.account_domains(&tenant, &account);
+        let mut roles = HashMap::new();
+        for speaker in transcript.speakers() {
+            let role = match settings.roles.speaker_role(&speaker, &map, &domains) {
+                Some(role) => role,
+                None if settings.reject_unmapped_speakers => {
+                    return Err(ServiceError::invalid(
+                        "speaker_roles",
+                        format!("no role for speaker {speaker:?} (ingest.reject_unmapped_speakers is on)"),
+                    ));
+                }
+                None => SpeakerRole::Unknown,
+            };
+            roles.insert(speaker, role);
+        }
+        let started_at_ms = started_at_ms.or(transcript.started_at_ms);
+        let segments = segment_transcript(&transcript, started_at_ms, &roles, &settings.text)?;
+        self.store(key, account, segments).await
     }
 
     /// Analyzes and stores a parsed document of any format, and says what happened.
-    async fn store(&self, doc: ParsedDocument) -> Result<IngestResponse, ServiceError> {
-        let (key, account) = (doc.key.clone(), doc.account.clone());
+    async fn store(
+        &self,
+        key: DocumentKey,
+        account: AccountId,
+        segments: Vec<Segment>,
+    ) -> Result<IngestResponse, ServiceError> {
+        let content_hash = content_hash(&account, key.source_kind, &segments)?;
+        let doc = ParsedDocument { key: key.clone(), account: account.clone(), content_hash, segments };
         let outcome = self.engine.ingest(doc).await?;
         Ok(ingest_response(&key, &account, &outcome))
     }
@@ -97,18 +246,61 @@ impl IngestApi {
             Some(bulk_ingest_request::Document::Message(message)) => {
                 self.ingest_message(tenant, message).await
             }
+            Some(bulk_ingest_request::Document::Email(email)) => self.ingest_email(tenant, email).await,
             Some(bulk_ingest_request::Document::Ticket(ticket)) => self.ingest_ticket(tenant, ticket).await,
-            Some(_) => Err(ServiceError::Unimplemented("bulk ingest of emails and transcripts")),
+            Some(bulk_ingest_request::Document::Transcript(call)) => {
+                self.ingest_transcript(tenant, call).await
+            }
             None => Err(ServiceError::invalid("document", "must be set")),
         }
     }
+
+    fn upsert_account(
+        &self,
+        tenant: TenantId,
+        request: UpsertAccountRequest,
+    ) -> Result<Account, ServiceError> {
+        let account = request.account.ok_or_else(|| ServiceError::invalid("account", "must be set"))?;
+        let id = account_id("account.account_id", &account.account_id)?;
+        if !account.arr_usd.is_finite() || account.arr_usd < 0.0 {
+            return Err(ServiceError::invalid("account.arr_usd", "must be a finite amount, 0 or more"));
+        }
+        if account.name.len() > 512 {
+            return Err(ServiceError::invalid("account.name", "must be at most 512 bytes"));
+        }
+        let mut domains = Vec::new();
+        for raw in &account.domains {
+            let domain =
+                normalize_domain(raw).map_err(|reason| ServiceError::invalid("account.domains", reason))?;
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+        let renewal_date_ms =
+            account.renewal_date.as_ref().map(|t| checked_ms("account.renewal_date", t)).transpose()?;
+        let record = AccountRecord {
+            account_id: id.to_string(),
+            name: account.name.trim().to_owned(),
+            arr_usd: account.arr_usd,
+            renewal_date_ms,
+            domains,
+        };
+        let stored = self.engine.upsert_account(&tenant, record)?;
+        Ok(account_to_proto(&stored))
+    }
 }
 
-fn ingest_response(
-    key: &DocumentKey,
-    account: &undertone_core::AccountId,
-    outcome: &IngestOutcome,
-) -> IngestResponse {
+fn account_to_proto(record: &AccountRecord) -> Account {
+    Account {
+        account_id: record.account_id.clone(),
+        name: record.name.clone(),
+        arr_usd: record.arr_usd,
+        renewal_date: record.renewal_date_ms.map(timestamp_from_ms),
+        domains: record.domains.clone(),
+    }
+}
+
+fn ingest_response(key: &DocumentKey, account: &AccountId, outcome: &IngestOutcome) -> IngestResponse {
     let status = match outcome.status {
         IngestStatus::Created => v1::IngestStatus::Created,
         IngestStatus::Replaced => v1::IngestStatus::Replaced,
@@ -146,8 +338,8 @@ impl IngestService for IngestApi {
         &self,
         request: Request<IngestEmailRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        tenant_of(&request)?;
-        Err(ServiceError::Unimplemented("IngestEmail").into())
+        let tenant = tenant_of(&request)?;
+        Ok(with_timing(IngestApi::ingest_email(self, tenant, request.into_inner()).await?))
     }
 
     async fn ingest_ticket(
@@ -162,8 +354,8 @@ impl IngestService for IngestApi {
         &self,
         request: Request<IngestTranscriptRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        tenant_of(&request)?;
-        Err(ServiceError::Unimplemented("IngestTranscript").into())
+        let tenant = tenant_of(&request)?;
+        Ok(with_timing(IngestApi::ingest_transcript(self, tenant, request.into_inner()).await?))
     }
 
     async fn bulk_ingest(
@@ -222,7 +414,9 @@ impl IngestService for IngestApi {
     ) -> Result<Response<DeleteResponse>, Status> {
         let tenant = tenant_of(&request)?;
         let account = account_id("account_id", &request.get_ref().account_id)?;
-        let segments_deleted = self.engine.delete_account(tenant, account).await?;
+        let segments_deleted = self.engine.delete_account(tenant.clone(), account.clone()).await?;
+        // Erasure covers the account's metadata too.
+        self.engine.account_registry().remove(&tenant, &account)?;
         Ok(Response::new(DeleteResponse { segments_deleted }))
     }
 
@@ -230,8 +424,8 @@ impl IngestService for IngestApi {
         &self,
         request: Request<UpsertAccountRequest>,
     ) -> Result<Response<Account>, Status> {
-        tenant_of(&request)?;
-        Err(ServiceError::Unimplemented("UpsertAccount").into())
+        let tenant = tenant_of(&request)?;
+        Ok(Response::new(IngestApi::upsert_account(self, tenant, request.into_inner())?))
     }
 }
 
@@ -269,8 +463,8 @@ fn ticket_from_proto(ticket: v1::Ticket) -> Ticket {
                 id: c.id,
                 author: person(c.author),
                 author_role: match role_from_proto(c.author_role) {
-                    Some(undertone_core::SpeakerRole::Customer) => "customer".into(),
-                    Some(undertone_core::SpeakerRole::Internal) => "agent".into(),
+                    Some(SpeakerRole::Customer) => "customer".into(),
+                    Some(SpeakerRole::Internal) => "agent".into(),
                     _ => String::new(),
                 },
                 public: c.public,
