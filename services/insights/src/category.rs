@@ -23,6 +23,47 @@ pub enum RiskCategory {
 }
 
 impl RiskCategory {
+    pub const ALL: [RiskCategory; 14] = [
+        Self::ChurnIntent,
+        Self::Competitor,
+        Self::FallingSentiment,
+        Self::Billing,
+        Self::Pricing,
+        Self::Reliability,
+        Self::Performance,
+        Self::Integrations,
+        Self::DataExport,
+        Self::SupportResponsiveness,
+        Self::StakeholderChange,
+        Self::Onboarding,
+        Self::SecurityCompliance,
+        Self::NegativeSentiment,
+    ];
+
+    /// The snake_case name used in configuration and playbooks (`churn_intent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChurnIntent => "churn_intent",
+            Self::Competitor => "competitor",
+            Self::FallingSentiment => "falling_sentiment",
+            Self::Billing => "billing",
+            Self::Pricing => "pricing",
+            Self::Reliability => "reliability",
+            Self::Performance => "performance",
+            Self::Integrations => "integrations",
+            Self::DataExport => "data_export",
+            Self::SupportResponsiveness => "support_responsiveness",
+            Self::StakeholderChange => "stakeholder_change",
+            Self::Onboarding => "onboarding",
+            Self::SecurityCompliance => "security_compliance",
+            Self::NegativeSentiment => "negative_sentiment",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+
     /// The category a taxonomy topic id points at; `None` for topics that are no risk
     /// (praise) — their negative segments count as plain negative sentiment.
     pub fn from_topic(topic: &str) -> Option<Self> {
@@ -49,7 +90,8 @@ impl RiskCategory {
         matches!(self, Self::ChurnIntent | Self::Competitor | Self::StakeholderChange)
     }
 
-    /// How much one unit of evidence in this category weighs in the score.
+    /// How much one unit of evidence in this category weighs in the score, by default
+    /// (`[risk.severity]` overrides it, see `RiskConfig::severity_of`).
     pub fn severity(self) -> f64 {
         match self {
             Self::ChurnIntent => 2.0,
@@ -84,5 +126,20 @@ impl RiskCategory {
             Self::SecurityCompliance => "security and compliance",
             Self::NegativeSentiment => "general dissatisfaction",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for c in RiskCategory::ALL {
+            assert_eq!(RiskCategory::parse(c.as_str()), Some(c));
+            let json = format!("\"{}\"", c.as_str());
+            assert_eq!(serde_json::from_str::<RiskCategory>(&json).unwrap(), c);
+        }
+        assert_eq!(RiskCategory::parse("nope"), None);
     }
 }

@@ -2,22 +2,36 @@
 //!
 //! Inputs: the account's stored segments in the window and in the window before it (the
 //! baseline). Only customer speech counts (internal CSM / agent speech never does;
-//! speech of unknown role counts at half weight). Each segment weighs
-//! `confidence x recency x role`, recency halving every `half_life_days`.
+//! speech of unknown role counts at `unknown_role_weight`). A sentence said again in the
+//! same account (a quoted reply, a forwarded thread) counts once, where it was first said
+//! (see [`crate::repeats`]). Each segment weighs `confidence x recency x role`, recency
+//! halving every `half_life_days`.
 //!
 //! - Sentiment: the weighted mean of segment scores (an EWMA over time).
 //! - Evidence mass per category: negative segments count `weight x negativity` towards
 //!   their strongest topic's category (or plain negative sentiment); for signal topics
 //!   (churn intent, competitors, stakeholder change) a segment counts even when its words
 //!   are neutral, unless it is positive.
+//! - Resolved complaints: when the customer later says something positive on a topic of
+//!   the same category (a positive follow-up: "exports have been flawless since the fix"),
+//!   each earlier complaint on that issue weighs
+//!   `resolved_weight x 0.5^(days since the follow-up / resolution_half_life_days)` of its
+//!   mass: less at once, and less and less over time. A complaint is on the issues of its
+//!   topics and, when said in negative words, on the main complaint of its document (the
+//!   category with most negative mass there: a ticket, an email or a call is usually about
+//!   one problem, and "this is blocking our month-end close" in the export-escalation call
+//!   is about the export). Signal topics said in neutral words stay on their own topic.
 //! - Score: `100 x (1 - exp(-sum(severity x mass) / saturation))`, split between reasons by
 //!   their share. A sentiment drop against the baseline adds a falling-sentiment reason.
+//!   Severities per category have defaults ([`RiskCategory::severity`]) that
+//!   `[risk.severity]` overrides.
 
 use std::collections::BTreeMap;
 
 use undertone_core::{SentimentLabel, SpeakerRole, StoredSegment};
 
 use crate::RiskCategory;
+use crate::repeats::first_utterances;
 
 const DAY_MS: f64 = 86_400_000.0;
 
@@ -37,6 +51,53 @@ pub struct RiskConfig {
     pub falling_threshold: f64,
     /// Evidence items per reason.
     pub max_evidence: usize,
+    /// Share of a complaint's mass left right after a positive follow-up on its category.
+    pub resolved_weight: f64,
+    /// Half-life of a resolved complaint's remaining mass, in days since the follow-up.
+    pub resolution_half_life_days: f64,
+    /// Severity per category (snake_case names, for example `churn_intent = 2.5`);
+    /// categories not listed keep their default.
+    pub severity: BTreeMap<String, f64>,
+}
+
+impl RiskConfig {
+    /// The severity of a category: the configured override, else the default.
+    pub fn severity_of(&self, category: RiskCategory) -> f64 {
+        self.severity.get(category.as_str()).copied().unwrap_or_else(|| category.severity())
+    }
+
+    /// Checks every weight; the message names the key at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("half_life_days", self.half_life_days),
+            ("saturation", self.saturation),
+            ("resolution_half_life_days", self.resolution_half_life_days),
+        ];
+        for (key, value) in positive {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!("risk.{key} must be a positive number, got {value}"));
+            }
+        }
+        let unit = [
+            ("unknown_role_weight", self.unknown_role_weight),
+            ("signal_floor", self.signal_floor),
+            ("resolved_weight", self.resolved_weight),
+        ];
+        for (key, value) in unit {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("risk.{key} must be within 0 and 1, got {value}"));
+            }
+        }
+        for (name, value) in &self.severity {
+            if RiskCategory::parse(name).is_none() {
+                return Err(format!("risk.severity.{name}: unknown risk category"));
+            }
+            if !(value.is_finite() && *value >= 0.0) {
+                return Err(format!("risk.severity.{name} must be a non-negative number, got {value}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for RiskConfig {
@@ -45,9 +106,12 @@ impl Default for RiskConfig {
             half_life_days: 30.0,
             saturation: 2.5,
             unknown_role_weight: 0.5,
-            signal_floor: 0.5,
+            signal_floor: 0.3,
             falling_threshold: 0.2,
             max_evidence: 3,
+            resolved_weight: 0.5,
+            resolution_half_life_days: 14.0,
+            severity: BTreeMap::new(),
         }
     }
 }
@@ -110,6 +174,8 @@ struct Weighed<'a> {
     weight: f64,
     mass: f64,
     category: Option<RiskCategory>,
+    /// A later positive follow-up on the same category discounted this complaint.
+    resolved: bool,
 }
 
 fn weigh<'a>(segment: &'a StoredSegment, now_ms: i64, config: &RiskConfig) -> Option<Weighed<'a>> {
@@ -132,7 +198,60 @@ fn weigh<'a>(segment: &'a StoredSegment, now_ms: i64, config: &RiskConfig) -> Op
         }
         _ => (0.0, None),
     };
-    Some(Weighed { segment, weight, mass, category })
+    Some(Weighed { segment, weight, mass, category, resolved: false })
+}
+
+/// Discounts complaints that a later positive customer follow-up on the same issue
+/// resolved (see the module documentation).
+fn discount_resolved(weighed: &mut [Weighed<'_>], now_ms: i64, config: &RiskConfig) {
+    // Per category, the times of positive follow-ups on it.
+    let mut follow_ups: BTreeMap<RiskCategory, Vec<i64>> = BTreeMap::new();
+    for w in weighed.iter().filter(|w| w.segment.sentiment.label == SentimentLabel::Positive) {
+        let Some(at) = w.segment.segment.timestamp_ms else { continue };
+        for category in w.segment.topics.iter().filter_map(|t| RiskCategory::from_topic(&t.topic)) {
+            follow_ups.entry(category).or_default().push(at);
+        }
+    }
+    // The main complaint of each document: the specific category with the most mass of
+    // its negative segments (ties: the first category in enum order).
+    let mut by_document: BTreeMap<String, BTreeMap<RiskCategory, f64>> = BTreeMap::new();
+    for w in weighed.iter().filter(|w| w.mass > 0.0 && w.segment.sentiment.label == SentimentLabel::Negative)
+    {
+        if let Some(c) = w.category.filter(|c| *c != RiskCategory::NegativeSentiment) {
+            *by_document.entry(w.segment.document.storage_key()).or_default().entry(c).or_default() += w.mass;
+        }
+    }
+    let main_of = |key: &str| -> Option<RiskCategory> {
+        by_document
+            .get(key)?
+            .iter()
+            .fold(None, |best: Option<(RiskCategory, f64)>, (&c, &m)| match best {
+                Some((_, bm)) if bm >= m => best,
+                _ => Some((c, m)),
+            })
+            .map(|(c, _)| c)
+    };
+    for w in weighed.iter_mut().filter(|w| w.mass > 0.0) {
+        let Some(at) = w.segment.segment.timestamp_ms else { continue };
+        // The issues a complaint is about: its topics' categories, and (for negative
+        // words) its document's main complaint.
+        let mut issues: Vec<RiskCategory> =
+            w.segment.topics.iter().filter_map(|t| RiskCategory::from_topic(&t.topic)).collect();
+        issues.extend(w.category);
+        if w.segment.sentiment.label == SentimentLabel::Negative {
+            issues.extend(main_of(&w.segment.document.storage_key()));
+        }
+        let resolved_at = issues
+            .iter()
+            .filter_map(|c| follow_ups.get(c))
+            .flat_map(|times| times.iter().copied().filter(|&t| t > at))
+            .min();
+        if let Some(resolved_at) = resolved_at {
+            let days = ((now_ms - resolved_at) as f64 / DAY_MS).max(0.0);
+            w.mass *= config.resolved_weight * 0.5f64.powf(days / config.resolution_half_life_days);
+            w.resolved = true;
+        }
+    }
 }
 
 fn weighted_sentiment(weighed: &[Weighed<'_>]) -> Option<f64> {
@@ -149,8 +268,12 @@ pub fn assess_risk(
     now_ms: i64,
     config: &RiskConfig,
 ) -> RiskReport {
-    let weighed: Vec<Weighed<'_>> = current.iter().filter_map(|s| weigh(s, now_ms, config)).collect();
-    let base: Vec<Weighed<'_>> = baseline.iter().filter_map(|s| weigh(s, now_ms, config)).collect();
+    let (keep_baseline, keep_current) = first_utterances(baseline, current);
+    let mut weighed: Vec<Weighed<'_>> =
+        keep_current.into_iter().filter_map(|i| weigh(&current[i], now_ms, config)).collect();
+    let base: Vec<Weighed<'_>> =
+        keep_baseline.into_iter().filter_map(|i| weigh(&baseline[i], now_ms, config)).collect();
+    discount_resolved(&mut weighed, now_ms, config);
     let sentiment =
         Trend { current: weighted_sentiment(&weighed).unwrap_or(0.0), baseline: weighted_sentiment(&base) };
 
@@ -162,17 +285,18 @@ pub fn assess_risk(
     }
     let mut raw: Vec<(RiskCategory, f64, Vec<&Weighed<'_>>)> = by_category
         .into_iter()
-        .map(|(c, items)| (c, c.severity() * items.iter().map(|w| w.mass).sum::<f64>(), items))
+        .map(|(c, items)| (c, config.severity_of(c) * items.iter().map(|w| w.mass).sum::<f64>(), items))
         .collect();
     if sentiment.delta() <= -config.falling_threshold {
         let mut falling: Vec<&Weighed<'_>> =
             weighed.iter().filter(|w| w.segment.sentiment.score < 0.0).collect();
         falling.sort_by(|a, b| a.segment.sentiment.score.total_cmp(&b.segment.sentiment.score));
         let category = RiskCategory::FallingSentiment;
-        raw.push((category, category.severity() * -sentiment.delta(), falling));
+        raw.push((category, config.severity_of(category) * -sentiment.delta(), falling));
     }
     let total: f64 = raw.iter().map(|(_, r, _)| r).sum();
     let score = 100.0 * (1.0 - (-total / config.saturation).exp());
+    let total = total.max(f64::MIN_POSITIVE);
     let mut reasons: Vec<Reason> = raw
         .into_iter()
         .filter(|(_, _, items)| !items.is_empty())
@@ -202,6 +326,12 @@ fn reason(
         });
     }
     let latest = items.iter().filter_map(|w| w.segment.segment.timestamp_ms).max();
+    let resolved = items.iter().filter(|w| w.resolved).count();
+    let resolved_note = match resolved {
+        0 => String::new(),
+        n if n == count => "; the customer's later positive follow-up suggests it was resolved".to_owned(),
+        n => format!("; a later positive follow-up suggests {n} of them were resolved"),
+    };
     let summary = match category {
         RiskCategory::FallingSentiment => format!(
             "Customer sentiment fell from {:+.2} to {:+.2} against the previous period.",
@@ -209,7 +339,7 @@ fn reason(
             sentiment.current
         ),
         _ => format!(
-            "The customer raised {} {} time{}{}.",
+            "The customer raised {} {} time{}{}{resolved_note}.",
             category.describe(),
             count,
             if count == 1 { "" } else { "s" },
@@ -280,7 +410,8 @@ mod tests {
             seg("The invoice is wrong again.", Negative, -0.8, SpeakerRole::Customer, Some("billing")),
             seg("So sorry about that!", Negative, -0.7, SpeakerRole::Internal, Some("billing")),
         ];
-        let report = assess_risk(&segments, &[], NOW, &RiskConfig::default());
+        let config = RiskConfig { signal_floor: 0.5, ..RiskConfig::default() };
+        let report = assess_risk(&segments, &[], NOW, &config);
         assert!(report.score > 40.0, "{}", report.score);
         assert_eq!(report.reasons[0].category, RiskCategory::ChurnIntent);
         assert_eq!(report.reasons[0].evidence[0].segment.text, "We will not renew.");
@@ -301,6 +432,143 @@ mod tests {
         let report = assess_risk(&worse, &happy, NOW, &RiskConfig::default());
         assert!(report.reasons.iter().any(|r| r.category == RiskCategory::FallingSentiment));
         assert!(report.sentiment.delta() < -1.0);
+    }
+
+    #[test]
+    fn a_resolved_complaint_weighs_less_and_less() {
+        use SentimentLabel::*;
+        let at = |mut s: StoredSegment, days_ago: i64, doc: &str| {
+            s.segment.timestamp_ms = Some(NOW - days_ago * 86_400_000);
+            s.document = DocumentKey::new(TenantId::new("t").unwrap(), SourceKind::Message, doc).unwrap();
+            s
+        };
+        let complaints = vec![
+            at(
+                seg(
+                    "The export is broken and blocks our close.",
+                    Negative,
+                    -0.9,
+                    SpeakerRole::Customer,
+                    Some("data_export"),
+                ),
+                60,
+                "a",
+            ),
+            at(
+                seg(
+                    "Exports failed again last night.",
+                    Negative,
+                    -0.8,
+                    SpeakerRole::Customer,
+                    Some("data_export"),
+                ),
+                55,
+                "b",
+            ),
+        ];
+        let config = RiskConfig::default();
+        let open = assess_risk(&complaints, &[], NOW, &config);
+        let fix = |days_ago| {
+            at(
+                seg(
+                    "Exports have been flawless since the fix.",
+                    Positive,
+                    0.9,
+                    SpeakerRole::Customer,
+                    Some("data_export"),
+                ),
+                days_ago,
+                "c",
+            )
+        };
+        let mut just_fixed = complaints.clone();
+        just_fixed.push(fix(1));
+        let mut fixed_long_ago = complaints.clone();
+        fixed_long_ago.push(fix(50));
+        let recent = assess_risk(&just_fixed, &[], NOW, &config);
+        let old = assess_risk(&fixed_long_ago, &[], NOW, &config);
+        assert!(
+            open.score > recent.score && recent.score > old.score,
+            "{} {} {}",
+            open.score,
+            recent.score,
+            old.score
+        );
+        assert!(old.level == RiskLevel::Low, "{old:?}");
+        let reason = recent.reasons.iter().find(|r| r.category == RiskCategory::DataExport).unwrap();
+        assert!(reason.summary.contains("resolved"), "{}", reason.summary);
+        // A complaint after the follow-up is not resolved by it.
+        let mut reopened = fixed_long_ago.clone();
+        reopened.push(at(
+            seg("The export broke again today.", Negative, -0.9, SpeakerRole::Customer, Some("data_export")),
+            0,
+            "d",
+        ));
+        assert!(assess_risk(&reopened, &[], NOW, &config).score > old.score + 10.0);
+    }
+
+    #[test]
+    fn a_resolved_issue_covers_the_other_complaints_of_its_document() {
+        use SentimentLabel::*;
+        let in_call = |text: &str, label, score, topic, days_ago: i64, index| {
+            let mut s = seg(text, label, score, SpeakerRole::Customer, topic);
+            s.document =
+                DocumentKey::new(TenantId::new("t").unwrap(), SourceKind::Call, "escalation").unwrap();
+            s.segment.index = index;
+            s.segment.timestamp_ms = Some(NOW - days_ago * 86_400_000);
+            s
+        };
+        let call = vec![
+            in_call("The export is broken again.", Negative, -0.9, Some("data_export"), 60, 0),
+            in_call("Exports fail every night.", Negative, -0.8, Some("data_export"), 60, 1),
+            in_call("This is blocking our month-end close.", Negative, -0.6, Some("churn_intent"), 60, 2),
+            in_call("Worst month we have had.", Negative, -0.9, None, 60, 3),
+        ];
+        let config = RiskConfig::default();
+        let open = assess_risk(&call, &[], NOW, &config);
+        let mut fixed = call.clone();
+        let mut thanks = seg(
+            "Exports have been flawless since the fix.",
+            Positive,
+            0.9,
+            SpeakerRole::Customer,
+            Some("data_export"),
+        );
+        thanks.segment.timestamp_ms = Some(NOW - 40 * 86_400_000);
+        fixed.push(thanks);
+        let report = assess_risk(&fixed, &[], NOW, &config);
+        assert!(report.reasons.iter().all(|r| r.summary.contains("resolved")), "{report:?}");
+        assert!(report.score < open.score / 5.0, "{} vs {}", report.score, open.score);
+    }
+
+    #[test]
+    fn a_quoted_sentence_counts_once() {
+        use SentimentLabel::*;
+        let original = seg("We will not renew.", Neutral, -0.1, SpeakerRole::Customer, Some("churn_intent"));
+        let mut quoted = original.clone();
+        quoted.document = DocumentKey::new(TenantId::new("t").unwrap(), SourceKind::Email, "reply").unwrap();
+        quoted.segment.text = "> We will not renew.".into();
+        quoted.segment.timestamp_ms = original.segment.timestamp_ms.map(|t| t + 1);
+        let once = assess_risk(std::slice::from_ref(&original), &[], NOW, &RiskConfig::default());
+        let twice = assess_risk(&[quoted, original], &[], NOW, &RiskConfig::default());
+        assert_eq!(once.score, twice.score);
+        assert_eq!(twice.segments_considered, 1);
+    }
+
+    #[test]
+    fn severities_are_configurable_and_validated() {
+        use SentimentLabel::*;
+        let segments =
+            vec![seg("The invoice is wrong again.", Negative, -0.8, SpeakerRole::Customer, Some("billing"))];
+        let mut config = RiskConfig::default();
+        let base = assess_risk(&segments, &[], NOW, &config).score;
+        config.severity.insert("billing".into(), 3.0);
+        assert!(assess_risk(&segments, &[], NOW, &config).score > base);
+        assert!(config.validate().is_ok());
+        config.severity.insert("biling".into(), 1.0);
+        assert!(config.validate().unwrap_err().contains("risk.severity.biling"));
+        let config = RiskConfig { saturation: 0.0, ..RiskConfig::default() };
+        assert!(config.validate().unwrap_err().contains("risk.saturation"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use undertone_ingest::RedactionConfig;
-use undertone_insights::RiskConfig;
+use undertone_insights::{InsightsConfig, RiskConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -42,6 +42,8 @@ pub struct Config {
     pub models: ModelsConfig,
     pub limits: Limits,
     pub risk: RiskConfig,
+    /// Themes, account sentiment, next-best-actions and WatchRisk (`[insights]`).
+    pub insights: InsightsConfig,
     pub ingest: IngestConfig,
     /// PII replaced by placeholders before anything is stored.
     pub redaction: RedactionConfig,
@@ -98,6 +100,7 @@ impl Default for Config {
             models: ModelsConfig::default(),
             limits: Limits::default(),
             risk: RiskConfig::default(),
+            insights: InsightsConfig::default(),
             ingest: IngestConfig::default(),
             redaction: RedactionConfig::default(),
         }
@@ -241,6 +244,20 @@ mod tests {
         assert!(config.redaction.enabled && config.redaction.cards);
         assert_eq!(config.limits.max_email_bytes, Limits::default().max_email_bytes);
         assert!(!config.ingest.reject_unmapped_speakers);
+    }
+
+    #[test]
+    fn risk_and_insights_keys_of_the_example_file_are_the_defaults() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../undertone.example.toml"))
+                .unwrap();
+        let config: Config = toml::from_str(&text).unwrap();
+        assert_eq!(config.insights, InsightsConfig::default());
+        let (file, defaults) = (
+            serde_json::to_value(&config.risk).unwrap(),
+            serde_json::to_value(RiskConfig::default()).unwrap(),
+        );
+        assert_eq!(file, defaults);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub async fn run(server: &str, corpus: &Path, tenant: &str) -> anyhow::Result<()
     for account in ranked.iter().take(ACCOUNTS_SHOWN) {
         print_risk(account);
     }
+    print_themes_and_actions(&mut insights, tenant, &ranked, window).await?;
 
     let query = "the dashboard is too slow and reports time out";
     let request =
@@ -111,4 +112,78 @@ fn source(raw: i32) -> &'static str {
 
 fn day(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+/// Themes shown, and the accounts (at high risk or above) that get suggested actions.
+const THEMES_SHOWN: usize = 5;
+
+/// The top themes across accounts, then the suggested actions of every account at high
+/// risk or above, each with its rationale and the evidence that triggered it.
+async fn print_themes_and_actions(
+    insights: &mut InsightsServiceClient<tonic::transport::Channel>,
+    tenant: &str,
+    ranked: &[v1::AccountRisk],
+    window: v1::TimeWindow,
+) -> anyhow::Result<()> {
+    let request =
+        v1::GetThemesRequest { window: Some(window), limit: THEMES_SHOWN as u32, ..Default::default() };
+    let themes = insights.get_themes(scoped(tenant, request)?).await?.into_inner();
+    println!(
+        "\nTop themes (negative customer segments across accounts: {} considered, {:.0}% in no theme):",
+        themes.segments_considered,
+        100.0 * themes.unassigned_share
+    );
+    for theme in &themes.themes {
+        let trend = v1::TrendDirection::try_from(theme.trend.map_or(0, |t| t.direction))
+            .unwrap_or(v1::TrendDirection::Unspecified);
+        let accounts: Vec<&str> = theme.accounts.iter().map(|a| a.name.as_str()).collect();
+        println!(
+            "\n  {} ({} segments, {} before, {}; ARR ${:.0}k)",
+            theme.label,
+            theme.segment_count,
+            theme.previous_segment_count,
+            match trend {
+                v1::TrendDirection::Worsening => "growing",
+                v1::TrendDirection::Improving => "shrinking",
+                _ => "steady",
+            },
+            theme.total_arr_usd / 1000.0
+        );
+        println!("    accounts: {}", accounts.join(", "));
+        println!("    keywords: {}", theme.keywords.join(", "));
+        for quote in &theme.representative_quotes {
+            println!(
+                "      \"{}\" ({}, {} {})",
+                quote.quote,
+                quote.account_id,
+                source(quote.source_kind),
+                quote.document_id
+            );
+        }
+    }
+
+    for account in ranked.iter().filter(|a| a.level >= v1::RiskLevel::High as i32) {
+        let request = v1::GetNextBestActionsRequest {
+            account_id: account.account_id.clone(),
+            window: Some(window),
+            limit: 3,
+        };
+        let actions = insights.get_next_best_actions(scoped(tenant, request)?).await?.into_inner().actions;
+        println!("\nSuggested actions for {} (risk {:.0}):", account.account_id, account.score);
+        for (i, action) in actions.iter().enumerate() {
+            println!("  {}. {} [{:.2}]", i + 1, action.title, action.score);
+            println!("     {}", action.rationale);
+            if let Some(evidence) = action.evidence.first() {
+                let when = evidence.timestamp.as_ref().map(|t| day(timestamp_to_ms(t))).unwrap_or_default();
+                println!(
+                    "     evidence: \"{}\" ({} {}, {})",
+                    evidence.quote,
+                    source(evidence.source_kind),
+                    evidence.document_id,
+                    when
+                );
+            }
+        }
+    }
+    Ok(())
 }

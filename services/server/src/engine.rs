@@ -16,6 +16,9 @@ use crate::accounts::{AccountRecord, AccountRegistry};
 use crate::config::{Config, Limits};
 use crate::error::ServiceError;
 
+mod insights;
+pub use insights::{AccountProfile, InsightsState};
+
 /// Where the time of one model call went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timing {
@@ -98,6 +101,8 @@ pub struct Engine {
     model: Arc<Mutex<()>>,
     /// Document writes are serialized so two versions of one document never interleave.
     writes: tokio::sync::Mutex<()>,
+    /// Themes, actions, feedback and account profiles (`engine/insights.rs`).
+    insights: Arc<InsightsState>,
     ingest: IngestSettings,
     /// Account metadata (UpsertAccount), persistent.
     accounts: Arc<AccountRegistry>,
@@ -130,6 +135,7 @@ impl Engine {
             pending,
             model: Arc::default(),
             writes: Default::default(),
+            insights: Arc::default(),
             ingest,
             accounts: Arc::new(AccountRegistry::in_memory()),
         }
@@ -150,13 +156,28 @@ impl Engine {
         &self.accounts
     }
 
-    /// Stores an account's metadata.
+    /// Stores an account's metadata and hands its name and ARR to the insights.
     pub fn upsert_account(
         &self,
         tenant: &TenantId,
         record: AccountRecord,
     ) -> Result<AccountRecord, ServiceError> {
-        self.accounts.upsert(tenant, record)
+        let record = self.accounts.upsert(tenant, record)?;
+        if let Ok(account) = AccountId::new(&record.account_id) {
+            let profile = AccountProfile { name: record.name.clone(), arr_usd: record.arr_usd };
+            self.put_account_profile(tenant, &account, profile);
+        }
+        Ok(record)
+    }
+
+    /// Hands every registered account to the insights (at startup).
+    pub fn restore_account_profiles(&self) {
+        for (tenant, record) in self.accounts.all() {
+            if let Ok(account) = AccountId::new(&record.account_id) {
+                let profile = AccountProfile { name: record.name.clone(), arr_usd: record.arr_usd };
+                self.put_account_profile(&tenant, &account, profile);
+            }
+        }
     }
 
     pub fn limits(&self) -> &Limits {

@@ -6,6 +6,7 @@ mod demo;
 mod engine;
 mod error;
 mod eval;
+mod eval_insights;
 mod grpc;
 mod ingest_cli;
 mod metrics;

@@ -13,7 +13,7 @@ use undertone_store::{EmbeddedStore, EvidenceStore};
 
 use crate::accounts::AccountRegistry;
 use crate::config::Config;
-use crate::engine::{Engine, IngestSettings};
+use crate::engine::{Engine, IngestSettings, InsightsState};
 use crate::grpc::{IngestApi, InsightsApi, SentimentApi};
 use crate::metrics::{Metrics, MetricsLayer};
 
@@ -39,10 +39,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("opening the embedded store in {}", store_dir.display()))?,
     );
     let accounts = AccountRegistry::open(&config.data_dir).context("opening the account registry")?;
+    let insights = InsightsState::load(config.insights.clone(), &config.risk, &config.data_dir)
+        .context("loading the insights configuration and playbook")?;
     let engine = Arc::new(
         Engine::new(Arc::new(analyzer), store.clone(), config.limits.clone(), config.risk.clone())
+            .with_insights(insights)
             .with_ingest(IngestSettings::from_config(&config), accounts),
     );
+    engine.restore_account_profiles();
 
     let metrics = Arc::new(Metrics::new().context("creating metrics")?);
     if let Some(addr) = config.metrics_listen {
