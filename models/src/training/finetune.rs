@@ -41,7 +41,7 @@ pub struct FinetuneParams {
 impl Default for FinetuneParams {
     fn default() -> Self {
         Self {
-            branch_from: 3,
+            branch_from: 2,
             epochs: 2,
             batch_size: 32,
             layer_lr: 8e-5,
