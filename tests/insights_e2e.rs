@@ -12,83 +12,26 @@
 //!   one-second poll alerts once a complaint arrives.
 //! - `insights_refuse_bad_input`: fields at fault are named.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 use tonic::{Code, Request};
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::insights_service_client::InsightsServiceClient;
 use undertone_api::v1::{self, IngestMessageRequest};
 use undertone_api::{timestamp_from_ms, timestamp_to_ms};
 
+// Shared with the other end-to-end tests; this file uses only the server.
+#[allow(dead_code)]
+mod support;
+use support::Server;
+
 /// The tenant `undertone eval insights` ingests the corpus under.
 const CORPUS_TENANT: &str = "eval-insights";
 const DAY_MS: i64 = 86_400_000;
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus");
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    /// `undertone serve` on a free port with `data_dir`, the corpus's team as internal
-    /// people, and `env` on top.
-    fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_undertone"));
-        command
-            .arg("serve")
-            .env("UNDERTONE_LISTEN", "127.0.0.1:0")
-            .env("UNDERTONE_METRICS_LISTEN", "off")
-            .env("UNDERTONE_DATA_DIR", data_dir)
-            .env("UNDERTONE_LOG", "warn")
-            .env("UNDERTONE_INTERNAL_DOMAINS", "brightloop.io")
-            .env_remove("UNDERTONE_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("undertone binary starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let started = Instant::now();
-        let addr = loop {
-            assert!(started.elapsed() < Duration::from_secs(120), "server did not start in time");
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(addr) = line.strip_prefix("undertone listening on ") {
-                        break format!("http://{}", addr.trim());
-                    }
-                }
-                _ => panic!(
-                    "server exited before listening (are the weights fetched? run scripts/fetch-models)"
-                ),
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(self.addr.clone()).unwrap().connect().await.expect("connects")
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let status = self.child.wait().expect("server exits");
-        assert!(status.success(), "server exited with {status}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
 
 fn scoped<T>(tenant: &'static str, message: T) -> Request<T> {
     let mut request = Request::new(message);
@@ -210,7 +153,7 @@ async fn insights_on_the_sample_corpus() {
     let data = tempfile::tempdir().unwrap();
     let people =
         "Sam Ortiz,Priya Raman,Marcus Bell,Elena Kovacs,Tom Whitaker,Ben Cho,Jordan Hale,Aisha Mensah";
-    let server = Server::start(data.path(), &[("UNDERTONE_INTERNAL_PEOPLE", people)]);
+    let server = Server::start_with(data.path(), &[("UNDERTONE_INTERNAL_PEOPLE", people)]);
 
     // The eval command ingests the corpus over gRPC and measures it.
     let output = Command::new(env!("CARGO_BIN_EXE_undertone"))
@@ -345,7 +288,7 @@ async fn insights_on_the_sample_corpus() {
     // Feedback is stored: the same ranking after a restart on the same data.
     drop((insights, channel));
     server.stop();
-    let server = Server::start(data.path(), &[("UNDERTONE_INTERNAL_PEOPLE", people)]);
+    let server = Server::start_with(data.path(), &[("UNDERTONE_INTERNAL_PEOPLE", people)]);
     let mut insights = InsightsServiceClient::new(server.channel().await);
     let restarted = insights
         .get_next_best_actions(scoped(CORPUS_TENANT, actions("copperfield")))
@@ -377,7 +320,8 @@ async fn watch_risk_alerts_when_an_account_crosses_the_threshold() {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("undertone.toml");
     std::fs::write(&config, "[insights]\nwatch_interval_secs = 1\n").unwrap();
-    let server = Server::start(&data.path().join("data"), &[("UNDERTONE_CONFIG", config.to_str().unwrap())]);
+    let server =
+        Server::start_with(&data.path().join("data"), &[("UNDERTONE_CONFIG", config.to_str().unwrap())]);
     let channel = server.channel().await;
     let mut ingest = IngestServiceClient::new(channel.clone());
     let mut insights = InsightsServiceClient::new(channel);
@@ -432,7 +376,7 @@ fn invalid<T>(result: Result<T, tonic::Status>, field: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insights_refuse_bad_input() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start_with(data.path(), &[]);
     let mut insights = InsightsServiceClient::new(server.channel().await);
     let themes = v1::GetThemesRequest { limit: 1000, ..Default::default() };
     invalid(insights.get_themes(scoped(WATCH_TENANT, themes)).await, "limit");

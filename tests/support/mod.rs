@@ -21,19 +21,27 @@ pub struct Server {
 impl Server {
     /// Starts `undertone serve` on an ephemeral port, storing data under `data_dir`.
     pub fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_undertone"))
+        Self::start_with(data_dir, &[("UNDERTONE_INTERNAL_PEOPLE", "Sam Ortiz, Priya Raman, Marcus Bell")])
+    }
+
+    /// The same with `env` set on top (the sample corpus's vendor domain is always internal).
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_undertone"));
+        command
             .arg("serve")
             .env("UNDERTONE_LISTEN", "127.0.0.1:0")
             .env("UNDERTONE_METRICS_LISTEN", "off")
             .env("UNDERTONE_DATA_DIR", data_dir)
             .env("UNDERTONE_LOG", "warn")
-            // The sample corpus's vendor: its people's mail and speech are internal.
+            // The sample corpus's vendor: its people's mail is internal.
             .env("UNDERTONE_INTERNAL_DOMAINS", "brightloop.io")
-            .env("UNDERTONE_INTERNAL_PEOPLE", "Sam Ortiz, Priya Raman, Marcus Bell")
+            .env_remove("UNDERTONE_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("undertone binary starts");
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("undertone binary starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let started = Instant::now();
         let mut lines = BufReader::new(stdout).lines();
@@ -50,6 +58,8 @@ impl Server {
                 ),
             }
         };
+        // Keep reading, so a chatty server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Self { child, addr }
     }
 
