@@ -139,7 +139,7 @@ impl Analyzer {
 }
 
 /// Indices of `encoded` grouped into batches of similar length within the token budget.
-fn length_sorted_batches(encoded: &[Encoded]) -> Vec<Vec<usize>> {
+pub(crate) fn length_sorted_batches(encoded: &[Encoded]) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.sort_by_key(|&i| (encoded[i].ids.len(), i));
     let mut batches: Vec<Vec<usize>> = Vec::new();

@@ -224,7 +224,7 @@ impl Encoder {
         let shape = (batch.batch, batch.len);
         let ids = Tensor::from_slice(&batch.ids, shape, &self.device)?;
         let mask = Tensor::from_slice(&batch.mask, shape, &self.device)?.to_dtype(DType::F32)?;
-        let bias = ((1.0 - &mask)? * f64::from(MASKED))?.unsqueeze(1)?.unsqueeze(1)?;
+        let bias = attention_bias(&mask)?;
         Ok(EncoderInputs { ids, mask, bias })
     }
 
@@ -275,6 +275,11 @@ impl EncoderInputs {
     pub(crate) fn bias(&self) -> &Tensor {
         &self.bias
     }
+}
+
+/// The additive attention bias `[batch, 1, 1, len]` of a `[batch, len]` token mask.
+pub(crate) fn attention_bias(mask: &Tensor) -> candle_core::Result<Tensor> {
+    ((1.0 - mask)? * f64::from(MASKED))?.unsqueeze(1)?.unsqueeze(1)
 }
 
 /// Row-wise L2 norm, kept for the last dimension.

@@ -14,7 +14,8 @@ use undertone_core::SentimentLabel;
 
 use super::corpus::Example;
 use super::rng::SplitMix64;
-use crate::bert::{Layer, Pass, run_layers_with};
+use crate::analyzer::length_sorted_batches;
+use crate::bert::{Layer, Pass, attention_bias, run_layers_with};
 use crate::tokenize::Encoded;
 use crate::{BertConfig, Encoder, EncoderFiles, LABELS, Result, TextTokenizer, TokenBatch, files, pooling};
 
@@ -80,10 +81,8 @@ impl SharedEncoder {
     pub fn states(&self, examples: &[Example], upto: usize, weight: f64) -> Result<Vec<SharedState>> {
         let encoded: Vec<Encoded> =
             examples.iter().map(|e| self.tokenizer.encode(&e.text)).collect::<Result<_>>()?;
-        let mut order: Vec<usize> = (0..encoded.len()).collect();
-        order.sort_by_key(|&i| (encoded[i].ids.len(), i));
         let mut states: Vec<Option<Tensor>> = vec![None; encoded.len()];
-        for chunk in order.chunks(64) {
+        for chunk in length_sorted_batches(&encoded) {
             let members: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
             let inputs = self.encoder.inputs(&TokenBatch::pad(&members))?;
             let hidden = self.encoder.run_layers(&self.encoder.embed(&inputs)?, &inputs, 0..upto)?;
@@ -254,7 +253,7 @@ impl PaddedStates {
         let mask: Vec<f32> =
             len.iter().flat_map(|&l| (0..longest).map(move |p| if p < l { 1.0 } else { 0.0 })).collect();
         let mask = Tensor::from_vec(mask, (members.len(), longest), &Device::Cpu)?;
-        let bias = ((1.0 - &mask)? * -1.0e9)?.unsqueeze(1)?.unsqueeze(1)?;
+        let bias = attention_bias(&mask)?;
         Ok(Self { hidden: Tensor::stack(&padded, 0)?, mask, bias })
     }
 }
@@ -266,22 +265,16 @@ fn length_batches(states: &[SharedState], size: usize) -> Vec<Vec<usize>> {
     order.chunks(size).map(<[usize]>::to_vec).collect()
 }
 
-pub fn class_index(label: SentimentLabel) -> u32 {
-    SentimentLabel::ALL.iter().position(|l| *l == label).unwrap_or(0) as u32
-}
-
 /// Per-example loss weights: source weight times inverse class frequency (so each class
 /// weighs the same in total), normalised to mean 1.
 fn loss_weights(states: &[SharedState]) -> Vec<f32> {
     let mut mass = [0f64; 3];
     for s in states {
-        mass[class_index(s.label) as usize] += s.weight;
+        mass[s.label.index()] += s.weight;
     }
     let total: f64 = mass.iter().sum();
-    let raw: Vec<f64> = states
-        .iter()
-        .map(|s| s.weight * total / (3.0 * mass[class_index(s.label) as usize].max(1e-9)))
-        .collect();
+    let raw: Vec<f64> =
+        states.iter().map(|s| s.weight * total / (3.0 * mass[s.label.index()].max(1e-9))).collect();
     let mean = raw.iter().sum::<f64>() / raw.len().max(1) as f64;
     raw.into_iter().map(|w| (w / mean) as f32).collect()
 }
@@ -374,7 +367,7 @@ fn batch_loss(
     pass: &mut Pass,
 ) -> Result<Tensor> {
     let logits = branch.logits(&PaddedStates::new(states, members)?, pass)?;
-    let targets: Vec<u32> = members.iter().map(|&i| class_index(states[i].label)).collect();
+    let targets: Vec<u32> = members.iter().map(|&i| states[i].label.index() as u32).collect();
     let targets = Tensor::from_vec(targets, (members.len(), 1), &Device::Cpu)?;
     let w: Vec<f32> = members.iter().map(|&i| weights[i]).collect();
     let w = Tensor::from_vec(w, members.len(), &Device::Cpu)?;

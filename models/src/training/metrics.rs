@@ -7,10 +7,6 @@ use undertone_core::SentimentLabel;
 /// Bins of the expected calibration error.
 const ECE_BINS: usize = 10;
 
-fn class(label: SentimentLabel) -> usize {
-    SentimentLabel::ALL.iter().position(|l| *l == label).unwrap_or(0)
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClassMetrics {
     pub label: &'static str,
@@ -43,7 +39,7 @@ pub struct Prediction {
 pub fn report(gold: &[SentimentLabel], predicted: &[Prediction]) -> Report {
     let mut confusion = [[0usize; 3]; 3];
     for (g, p) in gold.iter().zip(predicted) {
-        confusion[class(*g)][class(p.label)] += 1;
+        confusion[g.index()][p.label.index()] += 1;
     }
     let n = gold.len().min(predicted.len());
     let correct: usize = (0..3).map(|i| confusion[i][i]).sum();

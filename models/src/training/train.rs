@@ -31,10 +31,6 @@ pub struct TrainOptions {
     pub limit: Option<usize>,
 }
 
-fn class_index(label: SentimentLabel) -> u32 {
-    finetune::class_index(label)
-}
-
 fn take(mut examples: Vec<Example>, limit: Option<usize>) -> Vec<Example> {
     if let Some(n) = limit {
         examples.truncate(n);
@@ -128,8 +124,7 @@ fn predictions(logits: &Tensor, temperature: f64) -> Result<Vec<Sentiment>> {
 fn nll(logits: &Tensor, temperature: f64, labels: &[SentimentLabel]) -> Result<f64> {
     let log_probs: Vec<Vec<f32>> =
         candle_nn::ops::log_softmax(&(logits / temperature)?, D::Minus1)?.to_vec2()?;
-    let total: f64 =
-        log_probs.iter().zip(labels).map(|(row, l)| -f64::from(row[class_index(*l) as usize])).sum();
+    let total: f64 = log_probs.iter().zip(labels).map(|(row, l)| -f64::from(row[l.index()])).sum();
     Ok(total / labels.len().max(1) as f64)
 }
 

@@ -21,6 +21,11 @@ impl SentimentLabel {
         }
     }
 
+    /// Position in [`Self::ALL`]: the class index of the model's outputs.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|label| label.as_str() == raw)
     }
@@ -64,5 +69,12 @@ mod tests {
         assert_eq!(s.label, SentimentLabel::Negative);
         assert!((s.score + 0.6).abs() < 1e-6);
         assert!((s.confidence - 0.7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, label) in SentimentLabel::ALL.into_iter().enumerate() {
+            assert_eq!(label.index(), i);
+        }
     }
 }

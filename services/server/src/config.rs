@@ -235,12 +235,17 @@ mod tests {
         assert!(!config.redaction.enabled);
     }
 
-    #[test]
-    fn ingest_keys_of_the_example_file_parse() {
+    /// The documented example configuration at the repository root.
+    fn example_config() -> Config {
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../undertone.example.toml"))
                 .unwrap();
-        let config: Config = toml::from_str(&text).unwrap();
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn ingest_keys_of_the_example_file_parse() {
+        let config = example_config();
         assert!(config.redaction.enabled && config.redaction.cards);
         assert_eq!(config.limits.max_email_bytes, Limits::default().max_email_bytes);
         assert!(!config.ingest.reject_unmapped_speakers);
@@ -248,10 +253,7 @@ mod tests {
 
     #[test]
     fn risk_and_insights_keys_of_the_example_file_are_the_defaults() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../undertone.example.toml"))
-                .unwrap();
-        let config: Config = toml::from_str(&text).unwrap();
+        let config = example_config();
         assert_eq!(config.insights, InsightsConfig::default());
         let (file, defaults) = (
             serde_json::to_value(&config.risk).unwrap(),
