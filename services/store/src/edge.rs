@@ -9,15 +9,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, DEFAULT_VECTOR_NAME, Distance, EdgeConfig, EdgeShard,
-    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath, KeywordIndexParams, Match,
-    NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, QueryRequest, Range, Record,
-    ScoringQuery, ScrollRequest, UpdateOperation, VectorStructPersisted, WithPayloadInterface, WithVector,
+    EdgeVectorParams, FacetRequest, FacetValue, FieldCondition, FieldIndexOperations, Filter, JsonPath,
+    KeywordIndexParams, Match, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadSchemaParams,
+    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum,
+    QueryRequest, Range, Record, ScoringQuery, ScrollRequest, UpdateOperation, VectorInternal,
+    VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use undertone_core::{AccountId, DocumentKey, SegmentRecord, StoredSegment, TenantId, point_id};
 
-use crate::payload::{self, field};
-use crate::{EvidenceStore, Result, SearchQuery, SegmentFilter, StoreError, UpsertOutcome};
+use crate::payload::{self, IndexKind, field};
+use crate::{EvidenceStore, Result, SearchQuery, SegmentFilter, StoreError, UpsertOutcome, filter};
 
 /// Points read per scroll request; `scroll` pages until the engine says there is no more.
 const SCROLL_PAGE: usize = 1024;
@@ -71,10 +72,10 @@ impl EmbeddedStore {
 
     fn ensure_indexes(&self) -> Result<()> {
         let existing = self.shard.info().payload_schema;
-        for (key, schema) in indexed_fields() {
+        for (key, kind) in payload::INDEXED_FIELDS {
             let field_name = path(key);
             if !existing.contains_key(&field_name) {
-                let index = CreateIndex { field_name, field_schema: Some(schema) };
+                let index = CreateIndex { field_name, field_schema: Some(index_schema(kind)) };
                 let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(index));
                 self.shard.update(op).map_err(engine)?;
             }
@@ -87,16 +88,16 @@ impl EmbeddedStore {
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn check_dim(&self, got: usize) -> Result<()> {
-        if got == self.dim { Ok(()) } else { Err(StoreError::DimensionMismatch { expected: self.dim, got }) }
-    }
-
     fn update_points(&self, operation: PointOperations) -> Result<()> {
         self.shard.update(UpdateOperation::PointOperation(operation)).map_err(engine)
     }
 
     /// Every point matching `filter`, paging through the engine's scroll.
     fn scroll_all(&self, filter: Filter, with_payload: bool) -> Result<Vec<Record>> {
+        self.scroll_pages(filter, with_payload, false)
+    }
+
+    fn scroll_pages(&self, filter: Filter, with_payload: bool, with_vector: bool) -> Result<Vec<Record>> {
         let mut records = Vec::new();
         let mut offset = None;
         loop {
@@ -105,7 +106,7 @@ impl EmbeddedStore {
                 limit: Some(SCROLL_PAGE),
                 filter: Some(filter.clone()),
                 with_payload: Some(WithPayloadInterface::Bool(with_payload)),
-                with_vector: WithVector::Bool(false),
+                with_vector: WithVector::Bool(with_vector),
                 order_by: None,
             };
             let (page, next) = self.shard.scroll(request).map_err(engine)?;
@@ -115,6 +116,26 @@ impl EmbeddedStore {
                 None => return Ok(records),
             }
         }
+    }
+
+    /// The distinct values of a keyword field among the points matching `filter`.
+    /// The engine's facet counts from the payload index, without reading payloads; its limit
+    /// is the number of matching points, which no count of distinct values can exceed.
+    fn distinct(&self, key: &str, filter: Option<Filter>) -> Result<Vec<String>> {
+        let points =
+            self.shard.count(CountRequest { filter: filter.clone(), exact: true }).map_err(engine)?;
+        if points == 0 {
+            return Ok(Vec::new());
+        }
+        let request = FacetRequest { key: path(key), limit: points, filter, exact: true };
+        let hits = self.shard.facet(request).map_err(engine)?.hits;
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| match hit.value {
+                FacetValue::Keyword(value) => Some(value),
+                _ => None,
+            })
+            .collect())
     }
 
     fn count_filter(&self, filter: Filter) -> Result<u64> {
@@ -140,8 +161,7 @@ impl EvidenceStore for EmbeddedStore {
         account: &AccountId,
         records: &[SegmentRecord],
     ) -> Result<UpsertOutcome> {
-        payload::validate_document(key, account, records)?;
-        records.iter().try_for_each(|record| self.check_dim(record.embedding.len()))?;
+        payload::validate_document(key, account, records, self.dim)?;
         let points: Vec<PointStructPersisted> = records.iter().map(to_point).collect();
         let fresh: HashSet<PointId> = points.iter().map(|point| point.id).collect();
 
@@ -178,7 +198,7 @@ impl EvidenceStore for EmbeddedStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<StoredSegment>> {
-        self.check_dim(query.vector.len())?;
+        payload::check_dim(self.dim, query.vector.len())?;
         if query.limit == 0 {
             return Ok(Vec::new());
         }
@@ -210,12 +230,38 @@ impl EvidenceStore for EmbeddedStore {
             .into_iter()
             .map(|record| payload::from_payload(payload_of(record.payload.as_ref())?, 0.0))
             .collect::<Result<Vec<_>>>()?;
-        segments.sort_by_cached_key(|s| (s.document.storage_key(), s.segment.index));
+        payload::sort_for_scroll(&mut segments, |s| (&s.document, s.segment.index));
         Ok(segments)
+    }
+
+    fn scroll_records(&self, filter: &SegmentFilter) -> Result<Vec<SegmentRecord>> {
+        let mut records = self
+            .scroll_pages(to_filter(filter), true, true)?
+            .into_iter()
+            .map(|mut record| {
+                let embedding = match VectorStructInternal::take_opt(&mut record.vector, DEFAULT_VECTOR_NAME)
+                {
+                    Some(VectorInternal::Dense(vector)) => vector,
+                    _ => return Err(StoreError::Corrupt("point without its dense vector".into())),
+                };
+                payload::record_from_payload(payload_of(record.payload.as_ref())?, embedding)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        payload::sort_for_scroll(&mut records, |r| (&r.document, r.segment.index));
+        Ok(records)
     }
 
     fn count(&self, filter: &SegmentFilter) -> Result<u64> {
         self.count_filter(to_filter(filter))
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantId>> {
+        payload::sorted_ids(field::TENANT, self.distinct(field::TENANT, None)?, TenantId::new)
+    }
+
+    fn accounts(&self, tenant: &TenantId) -> Result<Vec<AccountId>> {
+        let of_tenant = to_filter(&SegmentFilter::tenant(tenant.clone()));
+        payload::sorted_ids(field::ACCOUNT, self.distinct(field::ACCOUNT, Some(of_tenant))?, AccountId::new)
     }
 
     fn delete_document(&self, key: &DocumentKey) -> Result<u64> {
@@ -259,24 +305,16 @@ fn check_vector(config: &EdgeConfig, dim: usize) -> Result<()> {
     Ok(())
 }
 
-/// The payload indexes every filter relies on; tenant is the tenant key of the layout.
-fn indexed_fields() -> Vec<(&'static str, PayloadFieldSchema)> {
-    let keyword = PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword);
-    let tenant = KeywordIndexParams { is_tenant: Some(true), ..Default::default() };
-    let mut fields =
-        vec![(field::TENANT, PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(tenant)))];
-    for key in [
-        field::ACCOUNT,
-        field::DOC_KEY,
-        field::SOURCE_KIND,
-        field::EXTERNAL_ID,
-        field::ROLE,
-        field::SENTIMENT_LABEL,
-    ] {
-        fields.push((key, keyword.clone()));
+/// The engine's schema of one indexed field (see [`payload::INDEXED_FIELDS`]).
+fn index_schema(kind: IndexKind) -> PayloadFieldSchema {
+    match kind {
+        IndexKind::Tenant => {
+            let tenant = KeywordIndexParams { is_tenant: Some(true), ..Default::default() };
+            PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(tenant))
+        }
+        IndexKind::Keyword => PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword),
+        IndexKind::Integer => PayloadFieldSchema::FieldType(PayloadSchemaType::Integer),
     }
-    fields.push((field::TIMESTAMP_MS, PayloadFieldSchema::FieldType(PayloadSchemaType::Integer)));
-    fields
 }
 
 fn to_point(record: &SegmentRecord) -> PointStructPersisted {
@@ -296,49 +334,41 @@ fn path(key: &str) -> JsonPath {
     JsonPath { first_key: key.to_owned(), rest: Vec::new() }
 }
 
-fn keyword(key: &str, value: &str) -> Condition {
-    Condition::Field(FieldCondition::new_match(path(key), Match::from(value.to_owned())))
-}
-
-/// `key` is any of `values`; no condition for an empty list ("any").
-fn any_of<'a>(must: &mut Vec<Condition>, key: &str, values: impl Iterator<Item = &'a str>) {
-    let values: Vec<String> = values.map(str::to_owned).collect();
-    if !values.is_empty() {
-        must.push(Condition::Field(FieldCondition::new_match(path(key), Match::from(values))));
-    }
-}
-
 /// Every point of one document, within its tenant.
 fn document_filter(key: &DocumentKey) -> Filter {
-    must(vec![keyword(field::TENANT, key.tenant.as_str()), keyword(field::DOC_KEY, &key.storage_key())])
+    engine_filter(filter::document_conditions(key))
 }
 
-/// The engine filter of a `SegmentFilter`: all conditions, always starting with the tenant.
+/// The engine filter of a `SegmentFilter`.
 fn to_filter(filter: &SegmentFilter) -> Filter {
-    let mut conditions = vec![keyword(field::TENANT, filter.tenant.as_str())];
-    any_of(&mut conditions, field::ACCOUNT, filter.accounts.iter().map(AccountId::as_str));
-    any_of(&mut conditions, field::SOURCE_KIND, filter.source_kinds.iter().map(|kind| kind.as_str()));
-    any_of(&mut conditions, field::ROLE, filter.roles.iter().map(|role| role.as_str()));
-    any_of(&mut conditions, field::SENTIMENT_LABEL, filter.sentiments.iter().map(|label| label.as_str()));
-    if let Some(external_id) = &filter.document_external_id {
-        conditions.push(keyword(field::EXTERNAL_ID, external_id));
+    engine_filter(filter::conditions(filter))
+}
+
+fn engine_filter(conditions: Vec<filter::Condition>) -> Filter {
+    Filter {
+        should: None,
+        min_should: None,
+        must: Some(conditions.into_iter().map(condition).collect()),
+        must_not: None,
     }
-    if filter.from_ms.is_some() || filter.to_ms.is_some() {
-        conditions.push(time_range(filter.from_ms, filter.to_ms));
-    }
-    must(conditions)
+}
+
+fn condition(condition: filter::Condition) -> Condition {
+    let field = match condition {
+        filter::Condition::Keyword(key, value) => FieldCondition::new_match(path(key), Match::from(value)),
+        filter::Condition::AnyOf(key, values) => FieldCondition::new_match(path(key), Match::from(values)),
+        filter::Condition::Range(key, from_ms, to_ms) => {
+            FieldCondition::new_range(path(key), time_range(from_ms, to_ms))
+        }
+    };
+    Condition::Field(field)
 }
 
 /// `from <= timestamp_ms < to`. Ranges are f64 in the engine: exact for any ms timestamp
 /// within ±2^53 (far beyond any real date).
-fn time_range(from_ms: Option<i64>, to_ms: Option<i64>) -> Condition {
+fn time_range(from_ms: Option<i64>, to_ms: Option<i64>) -> Range<OrderedFloat<f64>> {
     let bound = |ms: i64| OrderedFloat(ms as f64);
-    let range = Range { gte: from_ms.map(bound), lt: to_ms.map(bound), gt: None, lte: None };
-    Condition::Field(FieldCondition::new_range(path(field::TIMESTAMP_MS), range))
-}
-
-fn must(conditions: Vec<Condition>) -> Filter {
-    Filter { should: None, min_should: None, must: Some(conditions), must_not: None }
+    Range { gte: from_ms.map(bound), lt: to_ms.map(bound), gt: None, lte: None }
 }
 
 #[cfg(test)]
@@ -351,9 +381,9 @@ mod tests {
         for _ in 0..2 {
             let store = EmbeddedStore::open(dir.path(), 3).unwrap();
             let schema = store.shard.info().payload_schema;
-            assert_eq!(schema.len(), indexed_fields().len());
-            for (key, _) in indexed_fields() {
-                let expected = if key == field::TIMESTAMP_MS {
+            assert_eq!(schema.len(), payload::INDEXED_FIELDS.len());
+            for (key, kind) in payload::INDEXED_FIELDS {
+                let expected = if kind == IndexKind::Integer {
                     PayloadSchemaType::Integer
                 } else {
                     PayloadSchemaType::Keyword

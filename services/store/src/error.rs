@@ -7,6 +7,10 @@ pub enum StoreError {
     /// The storage engine failed (I/O, WAL, segment, or a request it rejected).
     #[error("storage engine: {0}")]
     Engine(String),
+    /// The store could not be reached, or did not answer in time, even after retries; the
+    /// call may succeed later. Nothing the call wrote can be assumed stored.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// A record handed to the store breaks the contract (wrong document, duplicate segment...).
     #[error("invalid record: {0}")]
     InvalidRecord(String),

@@ -1,17 +1,20 @@
 //! EvidenceStore: where segments, their embeddings and payloads live.
 //!
 //! One small trait, two backends: the embedded Qdrant engine (`qdrant-edge`, the default,
-//! nothing to start) and, later, a Qdrant server through `qdrant-client`. Both speak the
-//! domain types of `undertone-core` and pass the same test suite.
+//! nothing to start) and a Qdrant server or cluster through `qdrant-client`. Both speak the
+//! domain types of `undertone-core`, store the same payload layout under the same point ids
+//! (so data migrates 1:1) and pass the same test suite.
 
 mod edge;
 mod error;
 mod filter;
 mod payload;
+mod qdrant;
 
 pub use edge::EmbeddedStore;
 pub use error::StoreError;
 pub use filter::{SearchQuery, SegmentFilter};
+pub use qdrant::{QdrantConfig, QdrantStore, Quantization};
 
 use undertone_core::{AccountId, DocumentKey, SegmentRecord, StoredSegment, TenantId};
 
@@ -49,8 +52,19 @@ pub trait EvidenceStore: Send + Sync + 'static {
     /// Every segment matching `filter`, in a stable order (document, then segment index).
     fn scroll(&self, filter: &SegmentFilter) -> Result<Vec<StoredSegment>>;
 
+    /// Every segment matching `filter` with its stored embedding, in `scroll`'s order: what
+    /// a migration copies, and what insights read instead of re-embedding texts.
+    fn scroll_records(&self, filter: &SegmentFilter) -> Result<Vec<SegmentRecord>>;
+
     /// How many segments match `filter`.
     fn count(&self, filter: &SegmentFilter) -> Result<u64>;
+
+    /// Every tenant with stored segments, sorted.
+    fn tenants(&self) -> Result<Vec<TenantId>>;
+
+    /// Every account of `tenant` with stored segments, sorted; read from the payload index,
+    /// not from every payload.
+    fn accounts(&self, tenant: &TenantId) -> Result<Vec<AccountId>>;
 
     /// Removes every segment of one document; returns how many were removed.
     fn delete_document(&self, key: &DocumentKey) -> Result<u64>;

@@ -41,12 +41,35 @@ pub(crate) mod field {
     pub const TOPIC_SCORE: &str = "score";
 }
 
+/// How a payload field is indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexKind {
+    /// A keyword index that is also the engine's tenant key (data grouped per tenant).
+    Tenant,
+    Keyword,
+    Integer,
+}
+
+/// The payload indexes every filter relies on, created before any data arrives.
+pub(crate) const INDEXED_FIELDS: [(&str, IndexKind); 8] = [
+    (field::TENANT, IndexKind::Tenant),
+    (field::ACCOUNT, IndexKind::Keyword),
+    (field::DOC_KEY, IndexKind::Keyword),
+    (field::SOURCE_KIND, IndexKind::Keyword),
+    (field::EXTERNAL_ID, IndexKind::Keyword),
+    (field::ROLE, IndexKind::Keyword),
+    (field::SENTIMENT_LABEL, IndexKind::Keyword),
+    (field::TIMESTAMP_MS, IndexKind::Integer),
+];
+
 /// Checks the records of one document upsert: all of `key` and `account`, one record per
-/// segment index, finite scores (JSON has no NaN: it would come back as null).
+/// segment index, finite scores (JSON has no NaN: it would come back as null), embeddings
+/// of the store's dimension `dim`.
 pub(crate) fn validate_document(
     key: &DocumentKey,
     account: &AccountId,
     records: &[SegmentRecord],
+    dim: usize,
 ) -> Result<()> {
     let mut indexes = HashSet::with_capacity(records.len());
     for record in records {
@@ -63,8 +86,17 @@ pub(crate) fn validate_document(
         if !scores_are_finite(record) {
             return Err(invalid(index, "has a non-finite sentiment or topic score"));
         }
+        // Qdrant's wire format holds integers as i64.
+        if record.segment.media_offset_ms.is_some_and(|ms| i64::try_from(ms).is_err()) {
+            return Err(invalid(index, "has a media offset beyond i64::MAX ms"));
+        }
     }
-    Ok(())
+    records.iter().try_for_each(|record| check_dim(dim, record.embedding.len()))
+}
+
+/// A vector of `got` dimensions in a store of `expected`-dimensional ones is refused.
+pub(crate) fn check_dim(expected: usize, got: usize) -> Result<()> {
+    if got == expected { Ok(()) } else { Err(StoreError::DimensionMismatch { expected, got }) }
 }
 
 fn invalid(index: u32, what: &str) -> StoreError {
@@ -128,6 +160,36 @@ pub(crate) fn from_payload(payload: &Map<String, Value>, score: f32) -> Result<S
         topics: topics(&p)?,
         score,
     })
+}
+
+/// A record from its payload and its stored embedding (what a migration copies).
+pub(crate) fn record_from_payload(
+    payload: &Map<String, Value>,
+    embedding: Vec<f32>,
+) -> Result<SegmentRecord> {
+    let StoredSegment { account, document, document_hash, segment, sentiment, topics, score: _ } =
+        from_payload(payload, 0.0)?;
+    Ok(SegmentRecord { account, document, document_hash, segment, sentiment, topics, embedding })
+}
+
+/// Sorts read results in scroll order: document, then segment index.
+pub(crate) fn sort_for_scroll<T>(items: &mut [T], key: impl Fn(&T) -> (&DocumentKey, u32)) {
+    items.sort_by_cached_key(|item| {
+        let (document, index) = key(item);
+        (document.storage_key(), index)
+    });
+}
+
+/// Ids from the distinct stored values of one id field, sorted (what `tenants` and
+/// `accounts` return).
+pub(crate) fn sorted_ids<T, E: std::fmt::Display>(
+    key: &str,
+    mut values: Vec<String>,
+    parse: impl Fn(&str) -> std::result::Result<T, E>,
+) -> Result<Vec<T>> {
+    values.sort();
+    values.dedup();
+    values.iter().map(|raw| parse(raw).map_err(|e| corrupt(key, e))).collect()
 }
 
 /// The document hash alone, for `document_hash` reads that fetch only that field.
@@ -222,10 +284,11 @@ impl Fields<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record() -> SegmentRecord {
+    /// A record with every optional field set (other modules' tests use it too).
+    pub(crate) fn record() -> SegmentRecord {
         let tenant = TenantId::new("t").unwrap();
         SegmentRecord {
             account: AccountId::new("acme").unwrap(),
@@ -238,7 +301,7 @@ mod tests {
                 speaker: Some("Dana".into()),
                 role: SpeakerRole::Customer,
                 timestamp_ms: Some(-5),
-                media_offset_ms: Some(u64::MAX),
+                media_offset_ms: Some(i64::MAX as u64),
                 char_start: 1,
                 char_end: 19,
             },
@@ -288,14 +351,21 @@ mod tests {
         let (key, account) = (record.document.clone(), record.account.clone());
         let other = AccountId::new("other").unwrap();
         let twice = [record.clone(), record.clone()];
-        assert!(validate_document(&key, &account, std::slice::from_ref(&record)).is_ok());
+        assert!(validate_document(&key, &account, std::slice::from_ref(&record), 1).is_ok());
         assert!(matches!(
-            validate_document(&key, &other, std::slice::from_ref(&record)),
+            validate_document(&key, &other, std::slice::from_ref(&record), 1),
             Err(StoreError::InvalidRecord(_))
         ));
-        assert!(matches!(validate_document(&key, &account, &twice), Err(StoreError::InvalidRecord(_))));
-        let mut nan = record;
+        assert!(matches!(validate_document(&key, &account, &twice, 1), Err(StoreError::InvalidRecord(_))));
+        let mut nan = record.clone();
         nan.sentiment.score = f32::NAN;
-        assert!(matches!(validate_document(&key, &account, &[nan]), Err(StoreError::InvalidRecord(_))));
+        assert!(matches!(validate_document(&key, &account, &[nan], 1), Err(StoreError::InvalidRecord(_))));
+        let mut far = record.clone();
+        far.segment.media_offset_ms = Some(u64::MAX);
+        assert!(matches!(validate_document(&key, &account, &[far], 1), Err(StoreError::InvalidRecord(_))));
+        assert!(matches!(
+            validate_document(&key, &account, &[record], 2),
+            Err(StoreError::DimensionMismatch { .. })
+        ));
     }
 }

@@ -7,38 +7,32 @@ use conformance::DIM;
 use tempfile::TempDir;
 use undertone_store::{EmbeddedStore, EvidenceStore, StoreError};
 
-/// A fresh store in a temporary directory (kept alive by the returned guard).
-fn fresh() -> (TempDir, EmbeddedStore) {
+/// A fresh store in a temporary directory, removed with it.
+struct Fresh {
+    store: EmbeddedStore,
+    _dir: TempDir,
+}
+
+impl std::ops::Deref for Fresh {
+    type Target = EmbeddedStore;
+
+    fn deref(&self) -> &EmbeddedStore {
+        &self.store
+    }
+}
+
+fn fresh(_test: &str) -> Option<Fresh> {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(dir.path(), DIM).expect("open store");
-    (dir, store)
+    Some(Fresh { store, _dir: dir })
 }
 
-macro_rules! conformance_tests {
-    ($($check:ident),* $(,)?) => {$(
-        #[test]
-        fn $check() {
-            let (_dir, store) = fresh();
-            conformance::$check(&store);
-        }
-    )*};
-}
-
-conformance_tests!(
-    search_returns_nearest_with_full_payload,
-    filters_narrow_results,
-    tenants_are_isolated,
-    reupsert_replaces_document,
-    deletes_remove_exactly_their_scope,
-    document_hash_round_trips,
-    rejects_invalid_records,
-    concurrent_writers,
-);
+conformance::test_each_check!();
 
 #[test]
 fn whole_suite_on_one_store() {
-    let (_dir, store) = fresh();
-    conformance::run_conformance(&store);
+    let store = fresh("whole").expect("a store");
+    conformance::run_conformance(&*store);
 }
 
 #[test]

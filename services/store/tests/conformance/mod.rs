@@ -29,7 +29,37 @@ pub fn run_conformance(store: &dyn EvidenceStore) {
     document_hash_round_trips(store);
     rejects_invalid_records(store);
     concurrent_writers(store);
+    scroll_records_carry_embeddings(store);
+    lists_tenants_and_accounts(store);
 }
+
+/// One `#[test]` per check, each on the store `fresh(test_name)` returns (something that
+/// derefs to a store, or `None` to skip). Every backend's test file invokes it once, so a
+/// new check runs on every backend.
+macro_rules! test_each_check {
+    () => {
+        conformance::test_each_check!(
+            search_returns_nearest_with_full_payload,
+            filters_narrow_results,
+            tenants_are_isolated,
+            reupsert_replaces_document,
+            deletes_remove_exactly_their_scope,
+            document_hash_round_trips,
+            rejects_invalid_records,
+            concurrent_writers,
+            scroll_records_carry_embeddings,
+            lists_tenants_and_accounts,
+        );
+    };
+    ($($check:ident),* $(,)?) => {$(
+        #[test]
+        fn $check() {
+            let Some(store) = fresh(stringify!($check)) else { return };
+            conformance::$check(&*store);
+        }
+    )*};
+}
+pub(crate) use test_each_check;
 
 // ---- fixtures ----
 
@@ -398,6 +428,64 @@ pub fn concurrent_writers(store: &dyn EvidenceStore) {
         }
     });
     assert_eq!(store.count(&SegmentFilter::tenant(tenant(t))).expect("count"), 40);
+}
+
+/// `scroll_records` reads every field back with its embedding, in `scroll`'s order and
+/// under the same filter.
+pub fn scroll_records_carry_embeddings(store: &dyn EvidenceStore) {
+    let t = "conf-records";
+    let (acme, globex) = (account("acme"), account("globex"));
+    let call = key(t, SourceKind::Call, "c-2");
+    let mail = key(t, SourceKind::Email, "m-1");
+    let mut calls = document(&call, &acme, 3);
+    // Unit length: cosine stores may normalise what they keep.
+    calls[1].embedding = vec![0.6, 0.0, 0.8, 0.0];
+    calls[2].topics = vec![TopicScore { topic: "pricing".into(), score: 0.25 }];
+    let mails = document(&mail, &globex, 2);
+    upsert(store, &calls);
+    upsert(store, &mails);
+
+    let all = store.scroll_records(&SegmentFilter::tenant(tenant(t))).expect("scroll_records");
+    let segments = store.scroll(&SegmentFilter::tenant(tenant(t))).expect("scroll");
+    assert_eq!(all.len(), 5);
+    let order = |doc: &DocumentKey, index: u32| (doc.storage_key(), index);
+    let record_order: Vec<_> = all.iter().map(|r| order(&r.document, r.segment.index)).collect();
+    let scroll_order: Vec<_> = segments.iter().map(|s| order(&s.document, s.segment.index)).collect();
+    assert_eq!(record_order, scroll_order, "same order as scroll");
+    for (read, written) in all.iter().zip(calls.iter().chain(&mails)) {
+        assert_eq!(read.embedding.len(), DIM);
+        let close = read.embedding.iter().zip(&written.embedding).all(|(a, b)| (a - b).abs() < 1e-6);
+        assert!(close, "embedding {:?} read back as {:?}", written.embedding, read.embedding);
+        let fields = SegmentRecord { embedding: written.embedding.clone(), ..read.clone() };
+        assert_eq!(&fields, written, "every other field exactly");
+    }
+    let only_globex =
+        store.scroll_records(&SegmentFilter::account(tenant(t), globex)).expect("scroll_records");
+    assert_eq!(only_globex, mails, "basis vectors read back exactly");
+}
+
+/// `tenants` and `accounts` list what is stored, sorted, and forget what is deleted.
+pub fn lists_tenants_and_accounts(store: &dyn EvidenceStore) {
+    let (a, b) = ("conf-list-a", "conf-list-b");
+    let names = |accounts: Vec<AccountId>| -> Vec<String> {
+        accounts.iter().map(|a| a.as_str().to_owned()).collect()
+    };
+    upsert(store, &document(&key(a, SourceKind::Email, "e-1"), &account("zeta"), 2));
+    upsert(store, &document(&key(a, SourceKind::Call, "c-1"), &account("alpha"), 1));
+    upsert(store, &document(&key(a, SourceKind::Ticket, "k-1"), &account("alpha"), 1));
+    upsert(store, &document(&key(b, SourceKind::Email, "e-1"), &account("mid"), 1));
+
+    let tenants = store.tenants().expect("tenants");
+    assert!(tenants.windows(2).all(|w| w[0] < w[1]), "sorted, once each: {tenants:?}");
+    assert!(tenants.contains(&tenant(a)) && tenants.contains(&tenant(b)), "{tenants:?}");
+    assert_eq!(names(store.accounts(&tenant(a)).expect("accounts")), ["alpha", "zeta"]);
+    assert_eq!(names(store.accounts(&tenant(b)).expect("accounts")), ["mid"]);
+    assert!(store.accounts(&tenant("conf-list-none")).expect("accounts").is_empty());
+
+    store.delete_account(&tenant(a), &account("zeta")).expect("delete");
+    assert_eq!(names(store.accounts(&tenant(a)).expect("accounts")), ["alpha"]);
+    store.delete_account(&tenant(b), &account("mid")).expect("delete");
+    assert!(!store.tenants().expect("tenants").contains(&tenant(b)), "a tenant without points is not listed");
 }
 
 /// What one store wrote, a store opened again on the same data reads: `open` opens the
