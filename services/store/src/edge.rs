@@ -131,6 +131,8 @@ impl EmbeddedStore {
         let hits = self.shard.facet(request).map_err(engine)?.hits;
         Ok(hits
             .into_iter()
+            // Values only deleted points had may be listed at 0.
+            .filter(|hit| hit.count > 0)
             .filter_map(|hit| match hit.value {
                 FacetValue::Keyword(value) => Some(value),
                 _ => None,

@@ -267,6 +267,8 @@ impl QdrantStore {
         Ok(response
             .hits
             .into_iter()
+            // Exact counts list every value the index has seen, deleted points' too, at 0.
+            .filter(|hit| hit.count > 0)
             .filter_map(|hit| match hit.value?.variant? {
                 Variant::StringValue(value) => Some(value),
                 _ => None,
