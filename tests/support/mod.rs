@@ -38,6 +38,7 @@ impl Server {
             .env_remove("UNDERTONE_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        store_env(&mut command, data_dir);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -79,6 +80,33 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
+    }
+}
+
+/// The store the server runs on: the embedded one, or with `UNDERTONE_E2E_STORE=qdrant`
+/// the Qdrant server at `QDRANT_URL` (and `QDRANT_API_KEY`), in a collection named after
+/// `data_dir` so a restart on the same data finds the same collection. Those collections are
+/// left on the server (names start with `undertone_e2e_`).
+fn store_env(command: &mut Command, data_dir: &Path) {
+    for key in
+        ["UNDERTONE_STORE", "UNDERTONE_QDRANT_URL", "UNDERTONE_QDRANT_API_KEY", "UNDERTONE_QDRANT_COLLECTION"]
+    {
+        command.env_remove(key);
+    }
+    if std::env::var("UNDERTONE_E2E_STORE").as_deref() != Ok("qdrant") {
+        return;
+    }
+    let url =
+        std::env::var("QDRANT_URL").expect("UNDERTONE_E2E_STORE=qdrant needs QDRANT_URL (a Qdrant gRPC URL)");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&data_dir, &mut hasher);
+    let collection = format!("undertone_e2e_{:016x}", std::hash::Hasher::finish(&hasher));
+    command
+        .env("UNDERTONE_STORE", "qdrant")
+        .env("UNDERTONE_QDRANT_URL", url)
+        .env("UNDERTONE_QDRANT_COLLECTION", collection);
+    if let Ok(key) = std::env::var("QDRANT_API_KEY") {
+        command.env("UNDERTONE_QDRANT_API_KEY", key);
     }
 }
 

@@ -15,6 +15,10 @@
 //! | `UNDERTONE_INTERNAL_DOMAINS` | `ingest.internal_domains` (comma-separated) |
 //! | `UNDERTONE_INTERNAL_PEOPLE`  | `ingest.internal_people` (comma-separated) |
 //! | `UNDERTONE_REDACTION`        | `redaction.enabled` (`off` / `on`) |
+//! | `UNDERTONE_STORE`            | `store` (`embedded` / `qdrant`) |
+//! | `UNDERTONE_QDRANT_URL`       | `qdrant.url`         |
+//! | `UNDERTONE_QDRANT_API_KEY`   | `qdrant.api_key`     |
+//! | `UNDERTONE_QDRANT_COLLECTION` | `qdrant.collection` |
 //!
 //! Ingest keys: `ingest.internal_domains` (mail senders on these domains, or their
 //! sub-domains, are the tenant's own team), `ingest.internal_people` (names or addresses
@@ -22,6 +26,10 @@
 //! with a speaker that has no role instead of storing it as unknown), `[redaction]`
 //! (which PII kinds become placeholders), `limits.max_email_bytes` and
 //! `limits.max_transcript_bytes` (largest raw email / transcript accepted).
+//!
+//! Store keys: `store` picks the backend (the embedded engine in `data_dir/store`, or a
+//! Qdrant server or cluster); `[qdrant]` says where that server is and how its collection is
+//! created (see `undertone_store::QdrantConfig` and `docs/SCALING.md`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use undertone_ingest::RedactionConfig;
 use undertone_insights::{InsightsConfig, RiskConfig};
+use undertone_store::QdrantConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -37,8 +46,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Prometheus metrics listen address (`GET /metrics`); `None` disables it.
     pub metrics_listen: Option<SocketAddr>,
-    /// Where the embedded store keeps its data.
+    /// Where the embedded store keeps its data, and the account registry and feedback log
+    /// with either store.
     pub data_dir: PathBuf,
+    /// Which store holds the segments.
+    pub store: StoreKind,
+    /// The Qdrant server backend (`store = "qdrant"`).
+    pub qdrant: QdrantConfig,
     pub models: ModelsConfig,
     pub limits: Limits,
     pub risk: RiskConfig,
@@ -47,6 +61,44 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// PII replaced by placeholders before anything is stored.
     pub redaction: RedactionConfig,
+}
+
+/// Where segments are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Qdrant's engine in-process, in `data_dir/store`: nothing to run beside the service.
+    #[default]
+    Embedded,
+    /// A Qdrant server or cluster (`[qdrant]`).
+    Qdrant,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Qdrant => "qdrant",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "embedded" => Ok(Self::Embedded),
+            "qdrant" => Ok(Self::Qdrant),
+            other => Err(format!("{other:?} is not a store: embedded or qdrant")),
+        }
+    }
 }
 
 /// Who the tenant's own team is, for speaker roles.
@@ -97,6 +149,8 @@ impl Default for Config {
             listen: "127.0.0.1:50051".parse().expect("literal address"),
             metrics_listen: Some("127.0.0.1:9464".parse().expect("literal address")),
             data_dir: PathBuf::from("data"),
+            store: StoreKind::default(),
+            qdrant: QdrantConfig::default(),
             models: ModelsConfig::default(),
             limits: Limits::default(),
             risk: RiskConfig::default(),
@@ -192,6 +246,7 @@ impl Config {
         if let Some(raw) = var("UNDERTONE_INTERNAL_PEOPLE") {
             self.ingest.internal_people = list(raw);
         }
+        self.apply_store_env(&var)?;
         if let Some(raw) = var("UNDERTONE_REDACTION") {
             self.redaction.enabled = match raw.trim() {
                 "off" | "false" | "0" => false,
@@ -203,6 +258,23 @@ impl Config {
                     });
                 }
             };
+        }
+        Ok(())
+    }
+
+    fn apply_store_env(&mut self, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(raw) = var("UNDERTONE_STORE") {
+            self.store =
+                raw.parse().map_err(|reason| ConfigError::Env { name: "UNDERTONE_STORE", reason })?;
+        }
+        if let Some(raw) = var("UNDERTONE_QDRANT_URL") {
+            self.qdrant.url = raw;
+        }
+        if let Some(raw) = var("UNDERTONE_QDRANT_API_KEY") {
+            self.qdrant.api_key = Some(raw).filter(|key| !key.is_empty());
+        }
+        if let Some(raw) = var("UNDERTONE_QDRANT_COLLECTION") {
+            self.qdrant.collection = raw;
         }
         Ok(())
     }
@@ -260,6 +332,42 @@ mod tests {
             serde_json::to_value(RiskConfig::default()).unwrap(),
         );
         assert_eq!(file, defaults);
+    }
+
+    #[test]
+    fn store_keys_come_from_the_file_then_the_environment() {
+        let example = example_config();
+        assert_eq!(example.store, StoreKind::Embedded);
+        assert_eq!(example.qdrant, QdrantConfig::default());
+        assert_eq!(example.qdrant.collection, "undertone_minilm_l6_v2");
+
+        let text = "store = \"qdrant\"\n[qdrant]\nurl = \"https://q.example:6334\"\nquantization = \"int8\"\nshards = 4\n";
+        let mut config: Config = toml::from_str(text).unwrap();
+        assert_eq!(config.store, StoreKind::Qdrant);
+        assert_eq!(config.qdrant.quantization, undertone_store::Quantization::Int8);
+        assert_eq!(
+            (config.qdrant.shards, config.qdrant.timeout_secs),
+            (4, QdrantConfig::default().timeout_secs)
+        );
+        let env = [
+            ("UNDERTONE_STORE", "embedded"),
+            ("UNDERTONE_QDRANT_URL", "http://10.0.0.5:6334"),
+            ("UNDERTONE_QDRANT_API_KEY", "k"),
+            ("UNDERTONE_QDRANT_COLLECTION", "other"),
+        ];
+        config
+            .apply_env(|name| env.iter().find(|(key, _)| *key == name).map(|(_, v)| (*v).to_owned()))
+            .unwrap();
+        assert_eq!(config.store, StoreKind::Embedded);
+        assert_eq!(config.qdrant.url, "http://10.0.0.5:6334");
+        assert_eq!(config.qdrant.api_key.as_deref(), Some("k"));
+        assert_eq!(config.qdrant.collection, "other");
+
+        let err = config.apply_env(|n| (n == "UNDERTONE_STORE").then(|| "s3".to_owned())).unwrap_err();
+        assert!(
+            err.to_string().contains("UNDERTONE_STORE") && err.to_string().contains("embedded or qdrant")
+        );
+        assert!(toml::from_str::<Config>("[qdrant]\nurll = \"x\"").is_err(), "unknown qdrant keys");
     }
 
     #[test]

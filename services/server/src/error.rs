@@ -52,7 +52,16 @@ impl ServiceError {
             Self::NotFound(_) => Code::NotFound,
             Self::Overloaded(_) => Code::ResourceExhausted,
             Self::Unimplemented(_) => Code::Unimplemented,
-            Self::Store(_) => Code::Unavailable,
+            // Worth retrying: the store is away or slow, or its I/O failed.
+            Self::Store(StoreError::Unavailable(_) | StoreError::Engine(_)) => Code::Unavailable,
+            // The service's own records or the store's set-up are wrong: not the caller's
+            // to fix by retrying.
+            Self::Store(
+                StoreError::InvalidRecord(_)
+                | StoreError::DimensionMismatch { .. }
+                | StoreError::Config(_)
+                | StoreError::Corrupt(_),
+            ) => Code::Internal,
             Self::Model(ModelError::Input(_)) => Code::InvalidArgument,
             Self::Model(_) | Self::Internal(_) => Code::Internal,
         }
@@ -93,6 +102,19 @@ mod tests {
         assert_eq!(
             Status::from(ServiceError::Overloaded("queue full".into())).code(),
             Code::ResourceExhausted
+        );
+    }
+
+    #[test]
+    fn an_unreachable_store_is_unavailable_a_broken_record_internal() {
+        let unavailable =
+            ServiceError::from(StoreError::Unavailable("writing points: connection refused".into()));
+        assert_eq!(Status::from(unavailable).code(), Code::Unavailable);
+        let mismatch = ServiceError::from(StoreError::DimensionMismatch { expected: 384, got: 768 });
+        assert_eq!(Status::from(mismatch).code(), Code::Internal);
+        assert_eq!(
+            Status::from(ServiceError::from(StoreError::InvalidRecord("x".into()))).code(),
+            Code::Internal
         );
     }
 }

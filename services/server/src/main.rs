@@ -10,7 +10,9 @@ mod eval_insights;
 mod grpc;
 mod ingest_cli;
 mod metrics;
+mod migrate;
 mod server;
+mod store;
 mod tenant;
 mod train;
 
@@ -80,6 +82,21 @@ enum Command {
         #[command(subcommand)]
         what: eval::EvalCommand,
     },
+    /// Copy every stored segment between the embedded store and a Qdrant server (either
+    /// way), then verify the counts per tenant and account; safe to re-run. Stop the
+    /// server first when either side is its embedded store.
+    Migrate {
+        /// The store to copy from: embedded or qdrant.
+        #[arg(long)]
+        from: config::StoreKind,
+        /// The store to copy into: qdrant or embedded.
+        #[arg(long)]
+        to: config::StoreKind,
+        /// TOML configuration naming both stores (`data_dir`, `[qdrant]`); default:
+        /// UNDERTONE_CONFIG, else built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -105,5 +122,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Train { model } => train::run(model),
         Command::Eval { what } => eval::run(what),
+        Command::Migrate { from, to, config } => {
+            migrate::run(from, to, &config::Config::load(config.as_deref())?)
+        }
     }
 }

@@ -8,8 +8,7 @@ use tonic::transport::Server;
 use undertone_api::v1::ingest_service_server::IngestServiceServer;
 use undertone_api::v1::insights_service_server::InsightsServiceServer;
 use undertone_api::v1::sentiment_service_server::SentimentServiceServer;
-use undertone_models::{Analyzer, AnalyzerOptions, EMBEDDING_DIM};
-use undertone_store::{EmbeddedStore, EvidenceStore};
+use undertone_models::{Analyzer, AnalyzerOptions};
 
 use crate::accounts::AccountRegistry;
 use crate::config::Config;
@@ -33,11 +32,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .context("loading models")?;
     tracing::info!(secs = started.elapsed().as_secs_f64(), head = %analyzer.sentiment_head().card().name, "models loaded");
 
-    let store_dir = config.data_dir.join("store");
-    let store: Arc<dyn EvidenceStore> = Arc::new(
-        EmbeddedStore::open(&store_dir, EMBEDDING_DIM)
-            .with_context(|| format!("opening the embedded store in {}", store_dir.display()))?,
-    );
+    // Opening a server store connects and checks the collection: a blocking call.
+    let store = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || crate::store::open_store(&config)
+    })
+    .await??;
     let accounts = AccountRegistry::open(&config.data_dir).context("opening the account registry")?;
     let insights = InsightsState::load(config.insights.clone(), &config.risk, &config.data_dir)
         .context("loading the insights configuration and playbook")?;

@@ -18,7 +18,9 @@ pub struct QdrantConfig {
     /// The collection: one per embedding model, as Qdrant advises (vectors of another model
     /// are not comparable), so the default names the shipped encoder.
     pub collection: String,
-    /// Longest wait for one request, in seconds, before it counts as failed (and is retried).
+    /// Longest wait for one request, in seconds, before it counts as failed (and is retried;
+    /// the client itself reconnects and tries once more first, so a silent server costs
+    /// about twice this per try).
     pub timeout_secs: u64,
     /// Longest wait to open a connection, in seconds.
     pub connect_timeout_secs: u64,
@@ -62,7 +64,7 @@ impl Default for QdrantConfig {
             url: "http://127.0.0.1:6334".into(),
             api_key: None,
             collection: "undertone_minilm_l6_v2".into(),
-            timeout_secs: 10,
+            timeout_secs: 5,
             connect_timeout_secs: 3,
             quantization: Quantization::None,
             on_disk_vectors: false,
