@@ -419,3 +419,46 @@ async fn emails_and_calls_bad_input(ingest: &mut IngestServiceClient<tonic::tran
     };
     expect_invalid(ingest.upsert_account(scoped(bad_account)).await, "account.arr_usd").await;
 }
+
+/// Past the model queue's cap the server answers RESOURCE_EXHAUSTED at once instead of
+/// queueing without bound, and serves again once the queue drains; answers carry their
+/// timing (tokenize / queue / inference) in the metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_refused_and_the_server_recovers() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("undertone.toml");
+    std::fs::write(&config, "[limits]\nmax_pending_analyses = 2\n").unwrap();
+    let server = Server::start_with(data.path(), &[("UNDERTONE_CONFIG", config.to_str().unwrap())]);
+    let client = SentimentServiceClient::new(server.channel().await);
+    let long: Vec<String> = (0..64).map(|i| format!("{i}. {}", COMPLAINT.repeat(4))).collect();
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (mut client, texts) = (client.clone(), long.clone());
+            tokio::spawn(async move { client.analyze(scoped(AnalyzeRequest { texts, options: None })).await })
+        })
+        .collect();
+    let (mut served, mut refused) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(response) => {
+                assert_eq!(response.into_inner().results.len(), long.len());
+                served += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                assert!(status.message().contains("queue is full"), "{}", status.message());
+                refused += 1;
+            }
+        }
+    }
+    assert!(served >= 1 && refused >= 1, "served {served}, refused {refused}");
+
+    let mut client = client;
+    let response =
+        client.analyze(scoped(AnalyzeRequest { texts: vec![PRAISE.into()], options: None })).await.unwrap();
+    for key in ["x-tokenize-us", "x-queue-us", "x-inference-us", "x-total-us"] {
+        let value = response.metadata().get(key).unwrap_or_else(|| panic!("{key} in the metadata"));
+        value.to_str().unwrap().parse::<u64>().unwrap();
+    }
+    server.stop();
+}

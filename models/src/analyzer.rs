@@ -1,6 +1,7 @@
 //! The analyzer: one encoder pass per text feeds the embedding, the sentiment head and
-//! the topic scores. Texts of a call are sorted by length and split into batches by a
-//! token budget, so padding stays small.
+//! the topic scores. Texts run as ragged batches (no padding), split by a token budget.
+//! A text's results do not depend on which other texts share its batch: every row of
+//! the pass is computed on its own, in the same order.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -8,16 +9,19 @@ use std::time::{Duration, Instant};
 use candle_core::Tensor;
 use undertone_core::{Sentiment, TopicScore};
 
+use crate::kernels::Precision;
+use crate::pooling::ragged_sentence_embedding;
+use crate::ragged::RaggedBatch;
 use crate::tokenize::Encoded;
 use crate::{Encoder, ModelError};
-use crate::{EncoderFiles, Result, SentimentHead, Taxonomy, TextTokenizer, TokenBatch, TopicScorer, pooling};
+use crate::{EncoderFiles, Result, SentimentHead, Taxonomy, TextTokenizer, TopicScorer};
 
-/// Padded tokens per batch (batch size x longest text).
-const TOKEN_BUDGET: usize = 4096;
-/// Texts per batch.
-const MAX_BATCH: usize = 32;
+/// Tokens per forward pass when a caller hands over many texts at once.
+pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+/// Texts per forward pass, likewise.
+pub const DEFAULT_BATCH_TEXTS: usize = 64;
 
-/// Where the analyzer's parts are.
+/// Where the analyzer's parts are, and how it computes.
 #[derive(Debug, Clone)]
 pub struct AnalyzerOptions<'a> {
     /// The cache folder that `scripts/fetch-models` fills.
@@ -26,6 +30,8 @@ pub struct AnalyzerOptions<'a> {
     pub sentiment_dir: &'a Path,
     /// The topic taxonomy TOML.
     pub taxonomy: &'a Path,
+    /// Arithmetic of the inference pass.
+    pub precision: Precision,
 }
 
 /// Everything the models say about one text.
@@ -59,8 +65,8 @@ impl Analyzer {
     pub fn load(options: &AnalyzerOptions<'_>) -> Result<Self> {
         let files = EncoderFiles::locate(options.model_dir)?;
         let tokenizer = TextTokenizer::load(&files.tokenizer)?;
-        let encoder = Encoder::load(&files)?;
-        let sentiment = SentimentHead::load(options.sentiment_dir, encoder.config())?;
+        let encoder = Encoder::load(&files, options.precision)?;
+        let sentiment = SentimentHead::load(options.sentiment_dir, encoder.config(), encoder.precision())?;
         let taxonomy = Taxonomy::load(options.taxonomy)?;
         let (owner, texts): (Vec<usize>, Vec<String>) = taxonomy.prototypes().into_iter().unzip();
         let prototypes = embed_texts(&tokenizer, &encoder, &texts)?;
@@ -80,6 +86,10 @@ impl Analyzer {
         &self.tokenizer
     }
 
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
     /// Analyzes `texts`, results in input order.
     pub fn analyze(&self, texts: &[&str]) -> Result<(Vec<Analysis>, BatchTiming)> {
         let started = Instant::now();
@@ -90,19 +100,15 @@ impl Analyzer {
         Ok((analyses, BatchTiming { tokenize, inference: started.elapsed() }))
     }
 
-    /// Analyzes already tokenized texts, results in input order.
+    /// Analyzes already tokenized texts, results in input order, in batches of at most
+    /// [`DEFAULT_BATCH_TOKENS`] tokens.
     pub fn analyze_encoded(&self, encoded: &[Encoded]) -> Result<Vec<Analysis>> {
-        let mut results: Vec<Option<Analysis>> = vec![None; encoded.len()];
-        for batch in length_sorted_batches(encoded) {
-            let members: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            for (i, analysis) in batch.into_iter().zip(self.run_batch(&members)?) {
-                results[i] = Some(analysis);
-            }
+        let mut results = Vec::with_capacity(encoded.len());
+        for batch in token_budget_batches(encoded, DEFAULT_BATCH_TOKENS, DEFAULT_BATCH_TEXTS) {
+            let members: Vec<&Encoded> = encoded[batch].iter().collect();
+            results.extend(self.run_batch(&members)?);
         }
-        results
-            .into_iter()
-            .map(|r| r.ok_or_else(|| ModelError::Input("lost a batch result".into())))
-            .collect()
+        Ok(results)
     }
 
     /// Sentence embeddings only (for search queries), in input order.
@@ -110,16 +116,19 @@ impl Analyzer {
         Ok(self.analyze(texts)?.0.into_iter().map(|a| a.embedding).collect())
     }
 
-    fn run_batch(&self, members: &[&Encoded]) -> Result<Vec<Analysis>> {
-        let batch = TokenBatch::pad(members);
-        let inputs = self.encoder.inputs(&batch)?;
+    /// One forward pass over `members` as a ragged batch: the shared layers once, then the
+    /// embedding's top layers and the sentiment branch from the shared state.
+    pub fn run_batch(&self, members: &[&Encoded]) -> Result<Vec<Analysis>> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = RaggedBatch::new(members, self.encoder.device())?;
         let split = self.sentiment.branch_from();
-        let embedded = self.encoder.embed(&inputs)?;
-        let shared = self.encoder.run_layers(&embedded, &inputs, 0..split)?;
-        let last = self.encoder.run_layers(&shared, &inputs, split..self.encoder.num_layers())?;
-        let embedding = pooling::sentence_embedding(&last, &inputs.mask)?;
+        let shared = self.encoder.run_ragged(&self.encoder.embed_ragged(&batch)?, &batch, 0..split)?;
+        let last = self.encoder.run_ragged(&shared, &batch, split..self.encoder.num_layers())?;
+        let embedding = ragged_sentence_embedding(&last, &batch)?;
         let probabilities: Vec<Vec<f32>> =
-            self.sentiment.probabilities(&shared, &embedding, &inputs)?.to_vec2()?;
+            self.sentiment.probabilities(&shared, &embedding, &batch)?.to_vec2()?;
         let topic_scores = self.topics.all_scores(&embedding)?;
         let embeddings: Vec<Vec<f32>> = embedding.to_vec2()?;
         Ok(members
@@ -138,8 +147,34 @@ impl Analyzer {
     }
 }
 
-/// Indices of `encoded` grouped into batches of similar length within the token budget.
+/// Consecutive ranges of `encoded` of at most `max_tokens` tokens and `max_texts` texts
+/// (a longer text alone forms its own batch).
+pub fn token_budget_batches(
+    encoded: &[Encoded],
+    max_tokens: usize,
+    max_texts: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut batches = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (i, text) in encoded.iter().enumerate() {
+        let full = i > start && (tokens + text.ids.len() > max_tokens || i - start == max_texts);
+        if full {
+            batches.push(start..i);
+            (start, tokens) = (i, 0);
+        }
+        tokens += text.ids.len();
+    }
+    if start < encoded.len() {
+        batches.push(start..encoded.len());
+    }
+    batches
+}
+
+/// Indices of `encoded` grouped into padded batches of similar length within a padded
+/// token budget (batch size x longest text): the padded training pass's batching.
 pub(crate) fn length_sorted_batches(encoded: &[Encoded]) -> Vec<Vec<usize>> {
+    const PADDED_BUDGET: usize = 4096;
+    const MAX_BATCH: usize = 32;
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.sort_by_key(|&i| (encoded[i].ids.len(), i));
     let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -147,7 +182,7 @@ pub(crate) fn length_sorted_batches(encoded: &[Encoded]) -> Vec<Vec<usize>> {
     for i in order {
         // Sorted ascending, so this text is the longest of the batch so far.
         let padded = (current.len() + 1) * encoded[i].ids.len();
-        if !current.is_empty() && (current.len() == MAX_BATCH || padded > TOKEN_BUDGET) {
+        if !current.is_empty() && (current.len() == MAX_BATCH || padded > PADDED_BUDGET) {
             batches.push(std::mem::take(&mut current));
         }
         current.push(i);
@@ -158,21 +193,20 @@ pub(crate) fn length_sorted_batches(encoded: &[Encoded]) -> Vec<Vec<usize>> {
     batches
 }
 
-/// Sentence embeddings `[texts, dim]` straight from the encoder (no heads), batched by length.
+/// Sentence embeddings `[texts, dim]` straight from the encoder (no heads), by the same
+/// ragged pass as [`Analyzer`].
 pub fn embed_texts(tokenizer: &TextTokenizer, encoder: &Encoder, texts: &[String]) -> Result<Tensor> {
     let encoded = texts.iter().map(|t| tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
     let mut rows = Vec::with_capacity(texts.len());
-    for batch in length_sorted_batches(&encoded) {
-        let members: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-        let inputs = encoder.inputs(&TokenBatch::pad(&members))?;
-        let embedding = pooling::sentence_embedding(&encoder.forward(&inputs)?, &inputs.mask)?;
-        for (row, i) in batch.into_iter().enumerate() {
-            rows.push((i, embedding.get(row)?));
-        }
+    for batch in token_budget_batches(&encoded, DEFAULT_BATCH_TOKENS, DEFAULT_BATCH_TEXTS) {
+        let members: Vec<&Encoded> = encoded[batch].iter().collect();
+        let ragged = RaggedBatch::new(&members, encoder.device())?;
+        rows.push(ragged_sentence_embedding(&encoder.forward_ragged(&ragged)?, &ragged)?);
     }
-    rows.sort_by_key(|(i, _)| *i);
-    let rows: Vec<Tensor> = rows.into_iter().map(|(_, t)| t).collect();
-    Ok(Tensor::stack(&rows, 0)?)
+    if rows.is_empty() {
+        return Err(ModelError::Input("no texts to embed".into()));
+    }
+    Ok(Tensor::cat(&rows, 0)?)
 }
 
 #[cfg(test)]
@@ -184,16 +218,24 @@ mod tests {
     }
 
     #[test]
-    fn batches_group_similar_lengths_within_the_budget() {
+    fn padded_batches_group_similar_lengths_within_the_budget() {
         let lengths = [10, 200, 12, 11, 250, 9].into_iter().chain(std::iter::repeat_n(256, 20));
         let texts: Vec<Encoded> = lengths.map(encoded).collect();
         let batches = length_sorted_batches(&texts);
         assert_eq!(batches.concat().len(), texts.len());
         for batch in &batches {
             let longest = batch.iter().map(|&i| texts[i].ids.len()).max().unwrap();
-            assert!(batch.len() * longest <= TOKEN_BUDGET || batch.len() == 1);
+            assert!(batch.len() * longest <= 4096 || batch.len() == 1);
         }
         assert_eq!(batches[0][..4], [5, 0, 3, 2]);
         assert!(batches.len() >= 2);
+    }
+
+    #[test]
+    fn token_budget_batches_cover_every_text_in_order() {
+        let texts: Vec<Encoded> = [100, 100, 300, 50, 500, 10, 10, 10].into_iter().map(encoded).collect();
+        let batches = token_budget_batches(&texts, 400, 3);
+        assert_eq!(batches, vec![0..2, 2..4, 4..5, 5..8]);
+        assert!(token_budget_batches(&[], 400, 3).is_empty());
     }
 }

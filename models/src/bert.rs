@@ -9,6 +9,8 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
+use crate::kernels::Precision;
+use crate::ragged::{self, RaggedBatch, RaggedLayer};
 use crate::{EncoderFiles, ModelError, Result, TokenBatch, files};
 
 /// The fields of a BERT config.json that the encoder reads.
@@ -54,13 +56,13 @@ impl Embeddings {
 
 /// One transformer layer.
 pub(crate) struct Layer {
-    qkv: Linear,
-    attention_out: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
-    heads: usize,
+    pub(crate) qkv: Linear,
+    pub(crate) attention_out: Linear,
+    pub(crate) attention_norm: LayerNorm,
+    pub(crate) intermediate: Linear,
+    pub(crate) output: Linear,
+    pub(crate) output_norm: LayerNorm,
+    pub(crate) heads: usize,
 }
 
 impl Layer {
@@ -174,9 +176,15 @@ fn differentiable_layer_norm(norm: &LayerNorm, x: &Tensor) -> candle_core::Resul
 }
 
 /// The all-MiniLM-L6-v2 encoder: embeddings and transformer layers, on the CPU.
+///
+/// Two passes over the same weights: the padded pass (`inputs` / `run_layers` /
+/// `forward`), the f32 reference that training builds on, and the ragged inference pass
+/// (`embed_ragged` / `run_ragged`) in the encoder's [`Precision`].
 pub struct Encoder {
     embeddings: Embeddings,
     layers: Vec<Layer>,
+    ragged: Vec<RaggedLayer>,
+    precision: Precision,
     config: BertConfig,
     device: Device,
 }
@@ -185,8 +193,12 @@ pub struct Encoder {
 const MASKED: f32 = -1.0e9;
 
 impl Encoder {
-    /// Loads the encoder, checking the weights' checksum.
-    pub fn load(files: &EncoderFiles) -> Result<Self> {
+    /// Loads the encoder, checking the weights' checksum, with the ragged pass in
+    /// `precision` (`Auto` picks bf16 where the CPU has AVX-512 BF16).
+    pub fn load(files: &EncoderFiles, precision: Precision) -> Result<Self> {
+        let precision = precision
+            .resolve()
+            .map_err(|reason| ModelError::Invalid { path: files.weights.clone(), reason })?;
         files.verify()?;
         let config: BertConfig = serde_json::from_slice(&files::read(&files.config)?)
             .map_err(|e| ModelError::Invalid { path: files.config.clone(), reason: e.to_string() })?;
@@ -199,15 +211,48 @@ impl Encoder {
         let device = Device::Cpu;
         let weights = files::read(&files.weights)?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
-        Self::from_var_builder(vb, config, device)
+        Self::from_var_builder(vb, config, device, precision)
     }
 
-    fn from_var_builder(vb: VarBuilder, config: BertConfig, device: Device) -> Result<Self> {
+    fn from_var_builder(
+        vb: VarBuilder,
+        config: BertConfig,
+        device: Device,
+        precision: Precision,
+    ) -> Result<Self> {
         let embeddings = Embeddings::load(vb.pp("embeddings"), &config)?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), &config))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self { embeddings, layers, config, device })
+        let ragged = layers.iter().map(|layer| RaggedLayer::new(layer, precision)).collect::<Result<_>>()?;
+        Ok(Self { embeddings, layers, ragged, precision, config, device })
+    }
+
+    /// The arithmetic of the ragged inference pass.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Hidden state after the embedding layer for a ragged batch, `[tokens, hidden]`.
+    pub fn embed_ragged(&self, batch: &RaggedBatch) -> Result<Tensor> {
+        let words = self.embeddings.words.forward(&batch.ids)?;
+        let positions = self.embeddings.positions.index_select(&batch.positions, 0)?;
+        let summed = (words + positions)?.broadcast_add(&self.embeddings.token_type_zero)?;
+        Ok(self.embeddings.norm.forward(&summed)?)
+    }
+
+    /// Runs transformer layers `range` over a ragged hidden state.
+    pub fn run_ragged(&self, hidden: &Tensor, batch: &RaggedBatch, range: Range<usize>) -> Result<Tensor> {
+        ragged::run(&self.ragged[range], hidden, batch)
+    }
+
+    /// The last hidden state of a ragged batch, `[tokens, hidden]`.
+    pub fn forward_ragged(&self, batch: &RaggedBatch) -> Result<Tensor> {
+        self.run_ragged(&self.embed_ragged(batch)?, batch, 0..self.ragged.len())
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -268,13 +313,6 @@ pub struct EncoderInputs {
     /// `[batch, len]`, 1.0 for tokens, 0.0 for padding.
     pub mask: Tensor,
     bias: Tensor,
-}
-
-impl EncoderInputs {
-    /// The additive attention bias, `[batch, 1, 1, len]`.
-    pub(crate) fn bias(&self) -> &Tensor {
-        &self.bias
-    }
 }
 
 /// The additive attention bias `[batch, 1, 1, len]` of a `[batch, len]` token mask.

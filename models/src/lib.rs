@@ -6,21 +6,30 @@
 
 mod analyzer;
 pub mod baseline;
+mod batcher;
 mod bert;
 mod error;
 mod files;
+mod kernels;
 mod pooling;
+mod ragged;
 mod sentiment;
 mod tokenize;
 mod topics;
 pub mod training;
 
-pub use analyzer::{Analysis, Analyzer, AnalyzerOptions, BatchTiming, embed_texts};
+pub use analyzer::{
+    Analysis, Analyzer, AnalyzerOptions, BatchTiming, DEFAULT_BATCH_TEXTS, DEFAULT_BATCH_TOKENS, embed_texts,
+    token_budget_batches,
+};
+pub use batcher::{Batcher, BatcherConfig, BatcherStats, Pending, QueueError, Timing};
 pub use bert::EncoderInputs;
 pub use bert::{BertConfig, Encoder};
 pub use error::ModelError;
 pub use files::{EncoderFiles, FETCH_SCRIPT, default_model_dir, default_sentiment_dir, default_taxonomy};
-pub use pooling::sentence_embedding;
+pub use kernels::Precision;
+pub use pooling::{ragged_sentence_embedding, sentence_embedding};
+pub use ragged::RaggedBatch;
 pub use sentiment::SentimentHead;
 pub use sentiment::{HeadCard, LABELS};
 pub use tokenize::{Encoded, MAX_TOKENS, TextTokenizer, TokenBatch};

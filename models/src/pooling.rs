@@ -4,6 +4,7 @@
 use candle_core::Tensor;
 
 use crate::Result;
+use crate::ragged::{self, RaggedBatch};
 
 /// `hidden`: `[batch, len, dim]`, `mask`: `[batch, len]` of 1.0 / 0.0 -> `[batch, dim]`.
 pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
@@ -16,4 +17,9 @@ pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
 /// Mean pooling followed by L2 normalisation: the sentence embedding.
 pub fn sentence_embedding(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
     Ok(crate::bert::l2_normalize(&mean_pool(hidden, mask)?)?)
+}
+
+/// The sentence embeddings of a ragged batch: `[tokens, dim]` -> `[texts, dim]`.
+pub fn ragged_sentence_embedding(hidden: &Tensor, batch: &RaggedBatch) -> Result<Tensor> {
+    Ok(crate::bert::l2_normalize(&ragged::mean_pool(hidden, batch)?)?)
 }

@@ -12,7 +12,9 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::{Layer, run_layers};
+use crate::bert::Layer;
+use crate::kernels::Precision;
+use crate::ragged::{self, RaggedBatch, RaggedLayer};
 use crate::{BertConfig, ModelError, Result, files, pooling};
 
 /// Class order of the classifier's outputs.
@@ -35,12 +37,14 @@ pub struct HeadCard {
 
 pub struct SentimentHead {
     card: HeadCard,
-    branch: Vec<Layer>,
+    /// The fine-tuned top layers, prepared for the ragged inference pass.
+    branch: Vec<RaggedLayer>,
     classifier: Linear,
 }
 
 impl SentimentHead {
-    pub fn load(dir: &Path, encoder: &BertConfig) -> Result<Self> {
+    /// Loads the head; its branch runs in `precision` (already resolved, as the encoder's).
+    pub fn load(dir: &Path, encoder: &BertConfig, precision: Precision) -> Result<Self> {
         let card_path = dir.join("model.json");
         let card: HeadCard = serde_json::from_slice(&files::read(&card_path)?)
             .map_err(|e| ModelError::Invalid { path: card_path.clone(), reason: e.to_string() })?;
@@ -54,8 +58,11 @@ impl SentimentHead {
         let weights = files::read(&dir.join("head.safetensors"))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)?;
         let branch = (card.branch_from..encoder.num_hidden_layers)
-            .map(|i| Layer::load(vb.pp(format!("branch.layer.{i}")), encoder))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+            .map(|i| {
+                let layer = Layer::load(vb.pp(format!("branch.layer.{i}")), encoder)?;
+                RaggedLayer::new(&layer, precision)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let classifier = candle_nn::linear(encoder.hidden_size, LABELS.len(), vb.pp("classifier"))?;
         Ok(Self { card, branch, classifier })
     }
@@ -69,20 +76,20 @@ impl SentimentHead {
         self.card.branch_from
     }
 
-    /// Class probabilities `[batch, 3]`. `shared_hidden` is the encoder's hidden state after
-    /// layer `branch_from`; `embedding` the final sentence embedding (used when there is no
-    /// branch).
+    /// Class probabilities `[texts, 3]` of a ragged batch. `shared_hidden` is the
+    /// encoder's hidden state after layer `branch_from`; `embedding` the final sentence
+    /// embedding (used when there is no branch).
     pub fn probabilities(
         &self,
         shared_hidden: &Tensor,
         embedding: &Tensor,
-        inputs: &crate::bert::EncoderInputs,
+        batch: &RaggedBatch,
     ) -> Result<Tensor> {
         let features = if self.branch.is_empty() {
             embedding.clone()
         } else {
-            let hidden = run_layers(&self.branch, shared_hidden, inputs.bias())?;
-            pooling::sentence_embedding(&hidden, &inputs.mask)?
+            let hidden = ragged::run(&self.branch, shared_hidden, batch)?;
+            pooling::ragged_sentence_embedding(&hidden, batch)?
         };
         self.probabilities_from_features(&features)
     }

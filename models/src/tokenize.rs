@@ -19,7 +19,7 @@ pub struct TextTokenizer {
 }
 
 /// One text's token ids (with [CLS] and [SEP]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoded {
     pub ids: Vec<u32>,
     /// The text was longer than [`MAX_TOKENS`] and its end was not read.

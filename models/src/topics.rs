@@ -325,7 +325,7 @@ mod tests {
         let files =
             EncoderFiles::locate(&default_model_dir()).expect("weights fetched by scripts/fetch-models");
         let tokenizer = TextTokenizer::load(&files.tokenizer).unwrap();
-        let encoder = Encoder::load(&files).unwrap();
+        let encoder = Encoder::load(&files, crate::Precision::Auto).unwrap();
         let taxonomy = Taxonomy::load(&default_taxonomy()).unwrap();
         let (owner, texts): (Vec<usize>, Vec<String>) = taxonomy.prototypes().into_iter().unzip();
         let scorer = TopicScorer::new(taxonomy, owner, embed_texts(&tokenizer, &encoder, &texts).unwrap());

@@ -6,7 +6,7 @@ use undertone_core::SentimentLabel;
 use undertone_models::training::corpus::{Split, load_cs};
 use undertone_models::training::metrics::{Prediction, report};
 use undertone_models::{
-    Analyzer, AnalyzerOptions, default_model_dir, default_sentiment_dir, default_taxonomy,
+    Analyzer, AnalyzerOptions, Precision, default_model_dir, default_sentiment_dir, default_taxonomy,
 };
 
 fn analyzer() -> Analyzer {
@@ -16,6 +16,8 @@ fn analyzer() -> Analyzer {
         model_dir: &model_dir,
         sentiment_dir: &sentiment_dir,
         taxonomy: &taxonomy,
+        // What the server runs by default: bf16 where the CPU has it.
+        precision: Precision::Auto,
     })
     .expect("the shipped models load (run scripts/fetch-models first)")
 }

@@ -74,7 +74,11 @@ pub struct SharedEncoder {
 impl SharedEncoder {
     pub fn load(model_dir: &std::path::Path) -> Result<Self> {
         let files = EncoderFiles::locate(model_dir)?;
-        Ok(Self { tokenizer: TextTokenizer::load(&files.tokenizer)?, encoder: Encoder::load(&files)?, files })
+        Ok(Self {
+            tokenizer: TextTokenizer::load(&files.tokenizer)?,
+            encoder: Encoder::load(&files, crate::Precision::F32)?,
+            files,
+        })
     }
 
     /// The hidden state after layer `upto` for every example, batched by length.

@@ -12,6 +12,8 @@
 //! | `UNDERTONE_MODEL_DIR`      | `models.dir`         |
 //! | `UNDERTONE_SENTIMENT_DIR`  | `models.sentiment_dir` |
 //! | `UNDERTONE_TAXONOMY`       | `models.taxonomy`    |
+//! | `UNDERTONE_PRECISION`      | `models.precision` (`auto` / `bf16` / `f32`) |
+//! | `UNDERTONE_THREADS`        | `models.threads` (0 = one per core) |
 //! | `UNDERTONE_INTERNAL_DOMAINS` | `ingest.internal_domains` (comma-separated) |
 //! | `UNDERTONE_INTERNAL_PEOPLE`  | `ingest.internal_people` (comma-separated) |
 //! | `UNDERTONE_REDACTION`        | `redaction.enabled` (`off` / `on`) |
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use undertone_ingest::RedactionConfig;
 use undertone_insights::{InsightsConfig, RiskConfig};
+use undertone_models::{BatcherConfig, Precision};
 use undertone_store::QdrantConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +57,8 @@ pub struct Config {
     /// The Qdrant server backend (`store = "qdrant"`).
     pub qdrant: QdrantConfig,
     pub models: ModelsConfig,
+    /// How the model queue forms batches (`[batching]`).
+    pub batching: BatchingConfig,
     pub limits: Limits,
     pub risk: RiskConfig,
     /// Themes, account sentiment, next-best-actions and WatchRisk (`[insights]`).
@@ -124,6 +129,30 @@ pub struct ModelsConfig {
     pub sentiment_dir: PathBuf,
     /// The topic taxonomy.
     pub taxonomy: PathBuf,
+    /// Arithmetic of the encoder's matrix multiplies: `auto` (bf16 where the CPU has
+    /// AVX-512 BF16, else f32), `bf16` or `f32`.
+    pub precision: Precision,
+    /// Threads of the model's compute pool; 0 means one per CPU core. Sets
+    /// `RAYON_NUM_THREADS` (candle's own matrix multiply reads it too).
+    pub threads: usize,
+}
+
+/// How the shared model queue forms forward passes (`[batching]`); its caps on waiting
+/// work are `limits.max_pending_analyses` (calls) and `limits.max_queued_tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchingConfig {
+    /// Tokens per forward pass; a longer text runs alone.
+    pub max_batch_tokens: usize,
+    /// Texts per forward pass.
+    pub max_batch_texts: usize,
+}
+
+impl Default for BatchingConfig {
+    fn default() -> Self {
+        let defaults = BatcherConfig::default();
+        Self { max_batch_tokens: defaults.max_batch_tokens, max_batch_texts: defaults.max_batch_texts }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +166,9 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Model calls in flight or queued before RESOURCE_EXHAUSTED.
     pub max_pending_analyses: usize,
+    /// Tokens in flight or queued before RESOURCE_EXHAUSTED (a call is always admitted
+    /// into an empty queue).
+    pub max_queued_tokens: usize,
     /// Largest raw email (attachments included) IngestEmail accepts, in bytes.
     pub max_email_bytes: usize,
     /// Largest transcript file IngestTranscript accepts, in bytes.
@@ -152,6 +184,7 @@ impl Default for Config {
             store: StoreKind::default(),
             qdrant: QdrantConfig::default(),
             models: ModelsConfig::default(),
+            batching: BatchingConfig::default(),
             limits: Limits::default(),
             risk: RiskConfig::default(),
             insights: InsightsConfig::default(),
@@ -167,6 +200,20 @@ impl Default for ModelsConfig {
             dir: undertone_models::default_model_dir(),
             sentiment_dir: undertone_models::default_sentiment_dir(),
             taxonomy: undertone_models::default_taxonomy(),
+            precision: Precision::Auto,
+            threads: 0,
+        }
+    }
+}
+
+impl Config {
+    /// The model queue's settings: batch formation from `[batching]`, caps from `[limits]`.
+    pub fn batcher(&self) -> BatcherConfig {
+        BatcherConfig {
+            max_batch_tokens: self.batching.max_batch_tokens,
+            max_batch_texts: self.batching.max_batch_texts,
+            max_queued_tokens: self.limits.max_queued_tokens,
+            max_queued_calls: self.limits.max_pending_analyses,
         }
     }
 }
@@ -177,7 +224,8 @@ impl Default for Limits {
             max_text_bytes: 64 * 1024,
             max_batch_texts: 256,
             max_message_bytes: 32 * 1024 * 1024,
-            max_pending_analyses: 64,
+            max_pending_analyses: 256,
+            max_queued_tokens: BatcherConfig::default().max_queued_tokens,
             max_email_bytes: 16 * 1024 * 1024,
             max_transcript_bytes: 8 * 1024 * 1024,
         }
@@ -240,6 +288,18 @@ impl Config {
         let list = |raw: String| -> Vec<String> {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
         };
+        if let Some(raw) = var("UNDERTONE_PRECISION") {
+            self.models.precision = Precision::parse(&raw).ok_or_else(|| ConfigError::Env {
+                name: "UNDERTONE_PRECISION",
+                reason: format!("{raw:?} is not auto / bf16 / f32"),
+            })?;
+        }
+        if let Some(raw) = var("UNDERTONE_THREADS") {
+            self.models.threads = raw.trim().parse().map_err(|_| ConfigError::Env {
+                name: "UNDERTONE_THREADS",
+                reason: format!("{raw:?} is not a thread count"),
+            })?;
+        }
         if let Some(raw) = var("UNDERTONE_INTERNAL_DOMAINS") {
             self.ingest.internal_domains = list(raw);
         }
@@ -321,6 +381,24 @@ mod tests {
         assert!(config.redaction.enabled && config.redaction.cards);
         assert_eq!(config.limits.max_email_bytes, Limits::default().max_email_bytes);
         assert!(!config.ingest.reject_unmapped_speakers);
+    }
+
+    #[test]
+    fn model_and_batching_keys_of_the_example_file_are_the_defaults() {
+        let config = example_config();
+        assert_eq!(config.batching, BatchingConfig::default());
+        assert_eq!(config.batcher(), Config::default().batcher());
+        assert_eq!((config.models.precision, config.models.threads), (Precision::Auto, 0));
+        let mut config = Config::default();
+        let env = |name: &str| match name {
+            "UNDERTONE_PRECISION" => Some("f32".to_owned()),
+            "UNDERTONE_THREADS" => Some("3".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert_eq!((config.models.precision, config.models.threads), (Precision::F32, 3));
+        let err = config.apply_env(|n| (n == "UNDERTONE_PRECISION").then(|| "fp8".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("UNDERTONE_PRECISION"));
     }
 
     #[test]

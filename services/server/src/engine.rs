@@ -1,15 +1,14 @@
 //! The transport-free core of the server: documents in (segments, analyzed once each,
 //! stored), evidence and insights out. The gRPC services only translate and delegate.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use undertone_core::{AccountId, DocumentKey, Segment, SegmentRecord, SpeakerRole, StoredSegment, TenantId};
 use undertone_ingest::{Redactor, RoleDirectory, TextOptions};
 use undertone_insights::{RiskConfig, RiskReport, assess_risk};
-use undertone_models::{Analysis, Analyzer};
+use undertone_models::{Analysis, Analyzer, Batcher};
 use undertone_store::{EvidenceStore, SearchQuery, SegmentFilter};
 
 use crate::accounts::{AccountRecord, AccountRegistry};
@@ -91,14 +90,12 @@ impl IngestSettings {
 }
 
 pub struct Engine {
-    analyzer: Arc<Analyzer>,
+    /// The shared batching queue in front of the models: every model call goes through
+    /// it; past its caps callers get RESOURCE_EXHAUSTED.
+    batcher: Arc<Batcher>,
     store: Arc<dyn EvidenceStore>,
     limits: Limits,
     risk: RiskConfig,
-    /// Model calls admitted (running or waiting); past the cap callers get RESOURCE_EXHAUSTED.
-    pending: Arc<Semaphore>,
-    /// One model call at a time: each already uses every core.
-    model: Arc<Mutex<()>>,
     /// Document writes are serialized so two versions of one document never interleave.
     writes: tokio::sync::Mutex<()>,
     /// Themes, actions, feedback and account profiles (`engine/insights.rs`).
@@ -120,20 +117,17 @@ pub fn fingerprint(fields: &[&[u8]]) -> String {
 
 impl Engine {
     pub fn new(
-        analyzer: Arc<Analyzer>,
+        batcher: Arc<Batcher>,
         store: Arc<dyn EvidenceStore>,
         limits: Limits,
         risk: RiskConfig,
     ) -> Self {
-        let pending = Arc::new(Semaphore::new(limits.max_pending_analyses));
         let ingest = IngestSettings::defaults(&limits);
         Self {
-            analyzer,
+            batcher,
             store,
             limits,
             risk,
-            pending,
-            model: Arc::default(),
             writes: Default::default(),
             insights: Arc::default(),
             ingest,
@@ -185,35 +179,36 @@ impl Engine {
     }
 
     pub fn analyzer(&self) -> &Analyzer {
-        &self.analyzer
+        self.batcher.analyzer()
     }
 
     /// The readable label of a topic id (the id itself when unknown).
     pub fn topic_label(&self, id: &str) -> String {
-        self.analyzer.taxonomy().label_of(id).unwrap_or(id).to_owned()
+        self.analyzer().taxonomy().label_of(id).unwrap_or(id).to_owned()
     }
 
-    /// Runs the models over `texts` (results in input order).
+    /// Runs the models over `texts` (results in input order) through the shared queue.
+    /// Dropping the returned future (a client that went away) withdraws the call.
     pub async fn analyze(&self, texts: Vec<String>) -> Result<(Vec<Analysis>, Timing), ServiceError> {
+        /// Up to this much text is tokenized on the async thread; more goes to a blocking one.
+        const INLINE_TOKENIZE_BYTES: usize = 8 * 1024;
         let started = Instant::now();
-        let permit = self.pending.clone().try_acquire_owned().map_err(|_| {
-            ServiceError::Overloaded(format!(
-                "{} model calls already pending",
-                self.limits.max_pending_analyses
-            ))
-        })?;
-        let analyzer = self.analyzer.clone();
-        let model = self.model.clone();
-        let (analyses, batch, queue) = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let _turn = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let queue = started.elapsed();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            analyzer.analyze(&refs).map(|(a, t)| (a, t, queue))
-        })
-        .await??;
-        let timing =
-            Timing { tokenize: batch.tokenize, queue, inference: batch.inference, total: started.elapsed() };
+        let submit = |batcher: &Batcher, texts: &[String]| {
+            batcher.submit(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let pending = if texts.iter().map(String::len).sum::<usize>() <= INLINE_TOKENIZE_BYTES {
+            submit(&self.batcher, &texts)?
+        } else {
+            let batcher = self.batcher.clone();
+            tokio::task::spawn_blocking(move || submit(&batcher, &texts)).await??
+        };
+        let (analyses, timing) = pending.await?;
+        let timing = Timing {
+            tokenize: timing.tokenize,
+            queue: timing.queue,
+            inference: timing.inference,
+            total: started.elapsed(),
+        };
         Ok((analyses, timing))
     }
 
@@ -306,6 +301,11 @@ impl Engine {
         self.blocking(move |s| s.scroll(&filter)).await
     }
 
+    /// Like [`Self::scroll`], with each segment's stored embedding.
+    pub async fn scroll_records(&self, filter: SegmentFilter) -> Result<Vec<SegmentRecord>, ServiceError> {
+        self.blocking(move |s| s.scroll_records(&filter)).await
+    }
+
     /// The risk of one account over `[from_ms, to_ms)`, against the window of the same
     /// length before it.
     pub async fn account_risk(
@@ -328,11 +328,7 @@ impl Engine {
 
     /// Every account of a tenant that has stored segments.
     pub async fn accounts(&self, tenant: TenantId) -> Result<Vec<AccountId>, ServiceError> {
-        let mut accounts: Vec<AccountId> =
-            self.scroll(SegmentFilter::tenant(tenant)).await?.into_iter().map(|s| s.account).collect();
-        accounts.sort();
-        accounts.dedup();
-        Ok(accounts)
+        self.blocking(move |s| s.accounts(&tenant)).await
     }
 }
 

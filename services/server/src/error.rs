@@ -2,7 +2,7 @@
 
 use tonic::{Code, Status};
 use undertone_ingest::IngestError;
-use undertone_models::ModelError;
+use undertone_models::{ModelError, QueueError};
 use undertone_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,16 @@ impl From<IngestError> for ServiceError {
     fn from(err: IngestError) -> Self {
         match err {
             IngestError::InvalidField { field, reason } => Self::invalid(field, reason),
+        }
+    }
+}
+
+impl From<QueueError> for ServiceError {
+    fn from(err: QueueError) -> Self {
+        match err {
+            QueueError::Full { .. } => Self::Overloaded(err.to_string()),
+            QueueError::Model(err) => Self::Model(err),
+            QueueError::Inference(_) | QueueError::Stopped => Self::Internal(err.to_string()),
         }
     }
 }

@@ -51,13 +51,18 @@ impl From<EvalSplit> for Split {
     }
 }
 
-/// The shipped analyzer: the fetched encoder, the committed sentiment weights and taxonomy.
+/// The shipped analyzer: the fetched encoder, the committed sentiment weights and taxonomy,
+/// in the arithmetic the server would use (`UNDERTONE_PRECISION`, default auto).
 pub fn load_analyzer(model_dir: &std::path::Path) -> anyhow::Result<Analyzer> {
-    Ok(Analyzer::load(&AnalyzerOptions {
+    let precision = crate::config::Config::load(None)?.models.precision;
+    let analyzer = Analyzer::load(&AnalyzerOptions {
         model_dir,
         sentiment_dir: &undertone_models::default_sentiment_dir(),
         taxonomy: &undertone_models::default_taxonomy(),
-    })?)
+        precision,
+    })?;
+    eprintln!("encoder arithmetic: {}", analyzer.encoder().precision().as_str());
+    Ok(analyzer)
 }
 
 pub fn run(command: EvalCommand) -> anyhow::Result<()> {

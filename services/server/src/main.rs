@@ -1,6 +1,7 @@
 //! The `undertone` binary: the server, and the commands around it.
 
 mod accounts;
+mod bench;
 mod config;
 mod demo;
 mod engine;
@@ -77,6 +78,9 @@ enum Command {
         #[command(subcommand)]
         model: train::TrainCommand,
     },
+    /// Measure throughput, latency and memory against a Python baseline (`scripts/bench`);
+    /// results in docs/PERFORMANCE.md.
+    Bench(bench::BenchArgs),
     /// Measure the shipped models on held-apart splits (`scripts/eval`).
     Eval {
         #[command(subcommand)]
@@ -105,6 +109,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Serve { config } = &cli.command {
+        // Before any thread exists: the compute pool reads its size once, at first use.
+        let config = config::Config::load(config.as_deref())?;
+        set_compute_threads(config.models.threads);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve { config } => {
@@ -120,10 +129,21 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Train { model } => train::run(model),
         Command::Eval { what } => eval::run(what),
         Command::Migrate { from, to, config } => {
             migrate::run(from, to, &config::Config::load(config.as_deref())?)
         }
+    }
+}
+
+/// Sizes the models' compute pool (rayon's global pool, which candle's matrix multiply
+/// and our kernels share) to `threads`; 0 keeps rayon's default of one per core (or an
+/// explicit `RAYON_NUM_THREADS`).
+fn set_compute_threads(threads: usize) {
+    if threads > 0 {
+        // SAFETY: called from `main` before the runtime or any other thread is started.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     }
 }

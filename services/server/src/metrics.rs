@@ -8,12 +8,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use undertone_models::{Batcher, BatcherStats};
 
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// The model queue's counters (by `what`) and current load, read at each scrape.
+    queue_totals: IntCounterVec,
+    queue_load: IntGaugeVec,
+    queue: OnceLock<Arc<Batcher>>,
+    last_totals: Mutex<BatcherStats>,
 }
 
 impl Metrics {
@@ -28,9 +38,54 @@ impl Metrics {
                 .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             &["method"],
         )?;
+        let queue_totals = IntCounterVec::new(
+            Opts::new(
+                "model_queue_total",
+                "Model queue since start: batches, texts, tokens run; calls refused (full) and abandoned",
+            ),
+            &["what"],
+        )?;
+        let queue_load = IntGaugeVec::new(
+            Opts::new("model_queue_waiting", "Calls and tokens in the model queue now"),
+            &["what"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self { registry, requests, latency })
+        registry.register(Box::new(queue_totals.clone()))?;
+        registry.register(Box::new(queue_load.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            queue_totals,
+            queue_load,
+            queue: OnceLock::new(),
+            last_totals: Mutex::default(),
+        })
+    }
+
+    /// Reports the model queue's numbers from now on.
+    pub fn watch_queue(&self, batcher: Arc<Batcher>) {
+        let _ = self.queue.set(batcher);
+    }
+
+    fn update_queue(&self) {
+        let Some(batcher) = self.queue.get() else { return };
+        let now = batcher.stats();
+        let mut last = self.last_totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let totals = [
+            ("batches", now.batches, last.batches),
+            ("texts", now.texts, last.texts),
+            ("tokens", now.tokens, last.tokens),
+            ("refused", now.refused, last.refused),
+            ("abandoned", now.abandoned, last.abandoned),
+        ];
+        for (what, value, before) in totals {
+            self.queue_totals.with_label_values(&[what]).inc_by(value.saturating_sub(before));
+        }
+        self.queue_load.with_label_values(&["calls"]).set(now.queued_calls as i64);
+        self.queue_load.with_label_values(&["tokens"]).set(now.queued_tokens as i64);
+        *last = now;
     }
 
     fn record(&self, method: &str, code: &str, seconds: f64) {
@@ -39,6 +94,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        self.update_queue();
         let mut out = Vec::new();
         // Encoding our own registry into a Vec cannot fail in practice; report if it does.
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {

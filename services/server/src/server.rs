@@ -8,7 +8,7 @@ use tonic::transport::Server;
 use undertone_api::v1::ingest_service_server::IngestServiceServer;
 use undertone_api::v1::insights_service_server::InsightsServiceServer;
 use undertone_api::v1::sentiment_service_server::SentimentServiceServer;
-use undertone_models::{Analyzer, AnalyzerOptions};
+use undertone_models::{Analyzer, AnalyzerOptions, Batcher};
 
 use crate::accounts::AccountRegistry;
 use crate::config::Config;
@@ -25,12 +25,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 model_dir: &models.dir,
                 sentiment_dir: &models.sentiment_dir,
                 taxonomy: &models.taxonomy,
+                precision: models.precision,
             })
         }
     })
     .await?
     .context("loading models")?;
-    tracing::info!(secs = started.elapsed().as_secs_f64(), head = %analyzer.sentiment_head().card().name, "models loaded");
+    tracing::info!(
+        secs = started.elapsed().as_secs_f64(),
+        head = %analyzer.sentiment_head().card().name,
+        precision = analyzer.encoder().precision().as_str(),
+        threads = rayon_threads(),
+        "models loaded"
+    );
+    let batcher =
+        Arc::new(Batcher::start(Arc::new(analyzer), config.batcher()).context("starting the model queue")?);
 
     // Opening a server store connects and checks the collection: a blocking call.
     let store = tokio::task::spawn_blocking({
@@ -42,13 +51,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let insights = InsightsState::load(config.insights.clone(), &config.risk, &config.data_dir)
         .context("loading the insights configuration and playbook")?;
     let engine = Arc::new(
-        Engine::new(Arc::new(analyzer), store.clone(), config.limits.clone(), config.risk.clone())
+        Engine::new(batcher.clone(), store.clone(), config.limits.clone(), config.risk.clone())
             .with_insights(insights)
             .with_ingest(IngestSettings::from_config(&config), accounts),
     );
     engine.restore_account_profiles();
 
     let metrics = Arc::new(Metrics::new().context("creating metrics")?);
+    metrics.watch_queue(batcher.clone());
     if let Some(addr) = config.metrics_listen {
         let metrics = metrics.clone();
         let listener = tokio::spawn(crate::metrics::serve(metrics, addr));
@@ -121,4 +131,14 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The compute threads the models run on (rayon's global pool, sized by
+/// `RAYON_NUM_THREADS`, which `models.threads` sets at start-up).
+pub fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -3,8 +3,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::Stream;
-use tokio_stream::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use undertone_api::v1::sentiment_service_server::SentimentService;
@@ -50,6 +49,9 @@ impl SentimentApi {
 
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<AnalyzeStreamResponse, Status>> + Send>>;
 
+/// Messages of one AnalyzeStream in flight at once.
+const STREAM_WINDOW: usize = 32;
+
 #[tonic::async_trait]
 impl SentimentService for SentimentApi {
     async fn analyze(&self, request: Request<AnalyzeRequest>) -> Result<Response<AnalyzeResponse>, Status> {
@@ -76,22 +78,32 @@ impl SentimentService for SentimentApi {
 
     type AnalyzeStreamStream = ResponseStream;
 
+    /// Each message is analyzed on its own, up to [`STREAM_WINDOW`] at a time so that a
+    /// single stream fills forward passes; replies keep the order of the requests.
     async fn analyze_stream(
         &self,
         request: Request<Streaming<AnalyzeStreamRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
         tenant_of(&request)?;
-        let mut inbound = request.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let api = SentimentApi { engine: self.engine.clone() };
+        let inbound = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_WINDOW);
+        let engine = self.engine.clone();
         tokio::spawn(async move {
-            while let Some(message) = inbound.next().await {
-                let reply = match message {
-                    Ok(message) => Ok(api.analyze_one(message).await),
-                    Err(status) => Err(status),
-                };
+            let mut replies = inbound
+                .map(move |message| {
+                    let api = SentimentApi { engine: engine.clone() };
+                    async move {
+                        match message {
+                            Ok(message) => Ok(api.analyze_one(message).await),
+                            Err(status) => Err(status),
+                        }
+                    }
+                })
+                .buffered(STREAM_WINDOW);
+            while let Some(reply) = replies.next().await {
                 let stop = reply.is_err();
-                // A closed channel means the client went away: stop working for it.
+                // A closed channel means the client went away: dropping `replies` withdraws
+                // its queued texts.
                 if tx.send(reply).await.is_err() || stop {
                     break;
                 }
