@@ -93,6 +93,22 @@ pub struct SegmentRecord {
     pub embedding: Vec<f32>,
 }
 
+impl SegmentRecord {
+    /// The stored segment (score 0) and its embedding.
+    pub fn into_stored(self) -> (StoredSegment, Vec<f32>) {
+        let stored = StoredSegment {
+            account: self.account,
+            document: self.document,
+            document_hash: self.document_hash,
+            segment: self.segment,
+            sentiment: self.sentiment,
+            topics: self.topics,
+            score: 0.0,
+        };
+        (stored, self.embedding)
+    }
+}
+
 /// A segment read back from the store, with its similarity score when found by search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSegment {

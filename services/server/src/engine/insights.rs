@@ -2,15 +2,12 @@
 //! their feedback, and account metadata (names, ARR) for themes. A child module of
 //! `engine` so it reads the same store and models; ingest is untouched.
 //!
-//! Embeddings: the store keeps every segment's embedding, but its read API returns
-//! payloads only; themes and actions re-embed the segment texts they need with the same
-//! encoder (same text, same vector) and keep them in a bounded in-memory cache keyed by
-//! text. Texts go to the encoder in canonical (point id) order, so batches, and with them
-//! the vectors, are the same for the same input.
+//! Embeddings: themes and actions read the embeddings stored with the segments (computed
+//! once, at ingest); only the playbook's action descriptions are embedded here, once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use undertone_core::{AccountId, SourceKind, SpeakerRole, StoredSegment, TenantId};
 use undertone_insights::{
@@ -23,10 +20,6 @@ use undertone_store::SegmentFilter;
 use super::Engine;
 use crate::error::ServiceError;
 
-/// Texts embedded per model call, so ingest and other requests interleave.
-const EMBED_CHUNK: usize = 128;
-/// Cached embeddings before the cache starts afresh (384 floats each: about 30 MB).
-const EMBED_CACHE_MAX: usize = 20_000;
 /// The feedback log's place under the data directory.
 pub const FEEDBACK_FILE: &str = "insights/feedback.jsonl";
 
@@ -44,7 +37,6 @@ pub struct InsightsState {
     playbook: Playbook,
     feedback: Arc<FeedbackLog>,
     action_embeddings: tokio::sync::OnceCell<Vec<Vec<f32>>>,
-    embeddings: Mutex<HashMap<String, Arc<Vec<f32>>>>,
     accounts: RwLock<HashMap<TenantId, BTreeMap<AccountId, AccountProfile>>>,
 }
 
@@ -62,7 +54,6 @@ impl InsightsState {
             playbook,
             feedback: Arc::new(feedback),
             action_embeddings: tokio::sync::OnceCell::new(),
-            embeddings: Mutex::default(),
             accounts: RwLock::default(),
         }
     }
@@ -115,34 +106,20 @@ impl Engine {
         accounts.get(tenant).cloned().unwrap_or_default()
     }
 
-    /// Embeddings of `texts` (in order), from the cache or the encoder.
-    pub async fn embed_cached(&self, texts: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, ServiceError> {
-        let missing: Vec<String> = {
-            let cache = self.insights.embeddings.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut seen = std::collections::HashSet::new();
-            texts
-                .iter()
-                .filter(|t| !cache.contains_key(**t) && seen.insert(**t))
-                .map(|t| (*t).to_owned())
-                .collect()
-        };
-        let mut fresh: HashMap<String, Arc<Vec<f32>>> = HashMap::new();
-        for chunk in missing.chunks(EMBED_CHUNK) {
-            let (analyses, _) = self.analyze(chunk.to_vec()).await?;
-            for (text, analysis) in chunk.iter().zip(analyses) {
-                fresh.insert(text.clone(), Arc::new(analysis.embedding));
-            }
+    /// Segments matching `filter` and their stored embeddings by [`point_order`].
+    async fn scroll_embedded(
+        &self,
+        filter: SegmentFilter,
+    ) -> Result<(Vec<StoredSegment>, HashMap<u128, Vec<f32>>), ServiceError> {
+        let records = self.scroll_records(filter).await?;
+        let mut segments = Vec::with_capacity(records.len());
+        let mut embeddings = HashMap::with_capacity(records.len());
+        for record in records {
+            let (segment, embedding) = record.into_stored();
+            embeddings.insert(point_order(&segment), embedding);
+            segments.push(segment);
         }
-        let mut cache = self.insights.embeddings.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() + fresh.len() > EMBED_CACHE_MAX {
-            cache.clear();
-        }
-        let out = texts
-            .iter()
-            .map(|t| fresh.get(*t).or_else(|| cache.get(*t)).cloned().unwrap_or_default())
-            .collect();
-        cache.extend(fresh);
-        Ok(out)
+        Ok((segments, embeddings))
     }
 
     /// Customer segments (and unknown-role ones) of a window; internal speech is filtered
@@ -198,30 +175,29 @@ impl Engine {
         to_ms: i64,
     ) -> Result<ThemeReport, ServiceError> {
         let config = &self.insights.config.themes;
-        let current =
-            self.scroll(Self::customer_window(&tenant, &accounts, &source_kinds, from_ms, to_ms)).await?;
+        let window = |from, to| Self::customer_window(&tenant, &accounts, &source_kinds, from, to);
+        let (current, mut vectors) = self.scroll_embedded(window(from_ms, to_ms)).await?;
         let before = from_ms - (to_ms - from_ms);
-        let previous =
-            self.scroll(Self::customer_window(&tenant, &accounts, &source_kinds, before, from_ms)).await?;
+        let (previous, earlier) = self.scroll_embedded(window(before, from_ms)).await?;
+        vectors.extend(earlier);
         let (prev, cur) = candidates(&previous, &current, config);
-        let texts: Vec<&str> = cur.iter().chain(&prev).map(|s| s.segment.text.as_str()).collect();
-        let vectors = self.embed_cached(&texts).await?;
-        let embedded = |segments: Vec<&StoredSegment>, vectors: &[Arc<Vec<f32>>]| -> Vec<Embedded> {
+        let embedded = |segments: Vec<&StoredSegment>| -> Vec<Embedded> {
             segments
                 .into_iter()
-                .zip(vectors)
-                .map(|(s, v)| Embedded { segment: s.clone(), embedding: v.as_ref().clone() })
+                .map(|s| Embedded {
+                    segment: s.clone(),
+                    embedding: vectors.get(&point_order(s)).cloned().unwrap_or_default(),
+                })
                 .collect()
         };
-        let (cur_vectors, prev_vectors) = vectors.split_at(cur.len());
-        let current = embedded(cur, cur_vectors);
-        let previous = embedded(prev, prev_vectors);
+        let current = embedded(cur);
+        let previous = embedded(prev);
         let label_of = |id: &str| self.topic_label(id);
         Ok(find_themes(&current, &previous, &label_of, config))
     }
 
     /// The account's risk with `evidence` items per reason (the ranking of actions looks at
-    /// more evidence than a risk report shows).
+    /// more evidence than a risk report shows), and the window's stored embeddings.
     async fn risk_with_evidence(
         &self,
         tenant: &TenantId,
@@ -229,23 +205,24 @@ impl Engine {
         from_ms: i64,
         to_ms: i64,
         evidence: usize,
-    ) -> Result<RiskReport, ServiceError> {
+    ) -> Result<(RiskReport, HashMap<u128, Vec<f32>>), ServiceError> {
         let accounts = [account.clone()];
-        let current = self.scroll(Self::customer_window(tenant, &accounts, &[], from_ms, to_ms)).await?;
+        let (current, embeddings) =
+            self.scroll_embedded(Self::customer_window(tenant, &accounts, &[], from_ms, to_ms)).await?;
         let before = from_ms - (to_ms - from_ms);
         let baseline = self.scroll(Self::customer_window(tenant, &accounts, &[], before, from_ms)).await?;
         let config = RiskConfig { max_evidence: evidence, ..self.risk.clone() };
-        Ok(assess_risk(&current, &baseline, to_ms, &config))
+        Ok((assess_risk(&current, &baseline, to_ms, &config), embeddings))
     }
 
     async fn action_embeddings(&self) -> Result<&Vec<Vec<f32>>, ServiceError> {
         self.insights
             .action_embeddings
             .get_or_try_init(|| async {
-                let texts: Vec<&str> =
-                    self.insights.playbook.actions.iter().map(|a| a.description.as_str()).collect();
-                let vectors = self.embed_cached(&texts).await?;
-                Ok::<_, ServiceError>(vectors.into_iter().map(|v| v.as_ref().clone()).collect())
+                let texts: Vec<String> =
+                    self.insights.playbook.actions.iter().map(|a| a.description.clone()).collect();
+                let (analyses, _) = self.analyze(texts).await?;
+                Ok::<_, ServiceError>(analyses.into_iter().map(|a| a.embedding).collect())
             })
             .await
     }
@@ -262,15 +239,18 @@ impl Engine {
     ) -> Result<(RiskReport, Vec<Suggestion>), ServiceError> {
         let config = &self.insights.config.actions;
         let per_reason = config.evidence_per_reason.max(self.risk.max_evidence);
-        let report = self.risk_with_evidence(&tenant, &account, window.0, window.1, per_reason).await?;
+        let (report, mut window_embeddings) =
+            self.risk_with_evidence(&tenant, &account, window.0, window.1, per_reason).await?;
         let actions = self.action_embeddings().await?;
-        let mut evidence: Vec<&StoredSegment> = report.reasons.iter().flat_map(|r| &r.evidence).collect();
-        evidence.sort_by_key(|s| point_order(s));
-        evidence.dedup_by_key(|s| point_order(s));
-        let texts: Vec<&str> = evidence.iter().map(|s| s.segment.text.as_str()).collect();
-        let vectors = self.embed_cached(&texts).await?;
-        let embeddings: BTreeMap<u128, Vec<f32>> =
-            evidence.iter().zip(vectors).map(|(s, v)| (point_order(s), v.as_ref().clone())).collect();
+        let embeddings: BTreeMap<u128, Vec<f32>> = report
+            .reasons
+            .iter()
+            .flat_map(|r| &r.evidence)
+            .filter_map(|s| {
+                let key = point_order(s);
+                window_embeddings.remove(&key).map(|embedding| (key, embedding))
+            })
+            .collect();
         let events = self.insights.feedback.events_of(&tenant);
         let factors = FeedbackFactors::new(&events, &account, now_ms, &config.feedback);
         let ranked = rank_actions(
