@@ -52,45 +52,59 @@ fn attend(rows: &[f32], len: usize, head: usize, shape: Heads) -> Vec<f32> {
     context
 }
 
+/// Keys per block of scores kept in registers.
+const KEY_BLOCK: usize = 16;
+
 multiversion! {
     /// [`attend`]'s work, compiled as one unit so its loops vectorize together: all the
-    /// text's scores first (`[len, len]`), the exponentials in one pass over them, then
-    /// each row's weighted sum of the values.
+    /// text's scores first, the exponentials in one pass over them, then each row's
+    /// weighted sum of the values.
     fn attend_into(rows: &[f32], len: usize, head: usize, shape: Heads, context: &mut [f32]) {
         let (hidden, d) = (shape.hidden(), shape.head_dim);
         let stride = 3 * hidden;
-        let column = |part: usize, t: usize| &rows[t * stride + part * hidden + head * d..][..d];
-        // Keys transposed (`[d, len]`), so a query's scores accumulate over contiguous keys.
-        let mut keys_t = vec![0f32; d * len];
-        let mut values = vec![0f32; len * d];
-        for t in 0..len {
-            for (e, &k) in column(1, t).iter().enumerate() {
-                keys_t[e * len + t] = k;
+        // Keys transposed (`[d, padded]`, zero past `len`) so that a block of 16 scores
+        // sums over the head dimension in one register; values `[len, d]`; scores
+        // `[len, padded]`. One scratch buffer for all three.
+        let padded = len.next_multiple_of(KEY_BLOCK);
+        let mut scratch = vec![0f32; d * padded + len * d + len * padded];
+        let (keys_t, rest) = scratch.split_at_mut(d * padded);
+        let (values, scores) = rest.split_at_mut(len * d);
+        let (query_column, key_column, value_column) = (head * d, hidden + head * d, 2 * hidden + head * d);
+        for (e, keys) in keys_t.chunks_exact_mut(padded).enumerate() {
+            for (k, row) in keys.iter_mut().zip(rows.chunks_exact(stride)) {
+                *k = row[key_column + e];
             }
-            values[t * d..(t + 1) * d].copy_from_slice(column(2, t));
+        }
+        for (value, row) in values.chunks_exact_mut(d).zip(rows.chunks_exact(stride)) {
+            value.copy_from_slice(&row[value_column..value_column + d]);
         }
         let scale = 1.0 / (d as f32).sqrt();
-        let mut scores = vec![0f32; len * len];
-        for (t, row) in scores.chunks_exact_mut(len).enumerate() {
-            for (q, keys) in column(0, t).iter().zip(keys_t.chunks_exact(len)) {
-                let q = q * scale;
-                for (s, k) in row.iter_mut().zip(keys) {
-                    *s += q * k;
+        for (row, scores) in rows.chunks_exact(stride).zip(scores.chunks_exact_mut(padded)) {
+            let query = &row[query_column..query_column + d];
+            for (block, out) in scores.chunks_exact_mut(KEY_BLOCK).enumerate() {
+                let mut acc = [0f32; KEY_BLOCK];
+                for (q, keys) in query.iter().zip(keys_t.chunks_exact(padded)) {
+                    let keys = &keys[block * KEY_BLOCK..(block + 1) * KEY_BLOCK];
+                    for (a, k) in acc.iter_mut().zip(keys) {
+                        *a += q * k;
+                    }
+                }
+                for (o, a) in out.iter_mut().zip(acc) {
+                    *o = a * scale;
                 }
             }
-            let max = lane_max(row);
-            for s in row.iter_mut() {
-                *s -= max;
+            let real = &mut scores[..len];
+            let max = lane_max(real);
+            for s in real.iter_mut() {
+                *s = exp(*s - max);
             }
         }
-        for s in scores.iter_mut() {
-            *s = exp(*s);
-        }
-        for (weights, out) in scores.chunks_exact(len).zip(context.chunks_exact_mut(d)) {
+        for (weights, out) in scores.chunks_exact(padded).zip(context.chunks_exact_mut(d)) {
+            let weights = &weights[..len];
             match d {
-                32 => weighted_sum::<32>(weights, &values, out),
-                64 => weighted_sum::<64>(weights, &values, out),
-                _ => weighted_sum_any(weights, &values, out),
+                32 => weighted_sum::<32>(weights, values, out),
+                64 => weighted_sum::<64>(weights, values, out),
+                _ => weighted_sum_any(weights, values, out),
             }
             let inv = 1.0 / lane_sum(weights);
             for o in out.iter_mut() {
