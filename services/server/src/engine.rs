@@ -15,7 +15,9 @@ use crate::accounts::{AccountRecord, AccountRegistry};
 use crate::config::{Config, Limits};
 use crate::error::ServiceError;
 
+mod durability;
 mod insights;
+use durability::GroupCommit;
 pub use insights::{AccountProfile, InsightsState};
 
 /// Where the time of one model call went.
@@ -98,6 +100,8 @@ pub struct Engine {
     risk: RiskConfig,
     /// Document writes are serialized so two versions of one document never interleave.
     writes: tokio::sync::Mutex<()>,
+    /// Acknowledged writes are durable; concurrent writers share flushes.
+    commits: GroupCommit,
     /// Themes, actions, feedback and account profiles (`engine/insights.rs`).
     insights: Arc<InsightsState>,
     ingest: IngestSettings,
@@ -129,6 +133,7 @@ impl Engine {
             limits,
             risk,
             writes: Default::default(),
+            commits: GroupCommit::default(),
             insights: Arc::default(),
             ingest,
             accounts: Arc::new(AccountRegistry::in_memory()),
@@ -250,37 +255,37 @@ impl Engine {
                 embedding: analysis.embedding,
             })
             .collect();
-        let _write = self.writes.lock().await;
         let (key, account) = (doc.key, doc.account);
-        let outcome = self
-            .blocking(move |s| {
-                let outcome = s.upsert_document(&key, &account, &records)?;
-                s.flush()?;
-                Ok(outcome)
-            })
-            .await?;
+        let outcome = {
+            let _write = self.writes.lock().await;
+            self.blocking(move |s| s.upsert_document(&key, &account, &records)).await?
+        };
+        self.durable().await?;
         let status = if previous.is_some() { IngestStatus::Replaced } else { IngestStatus::Created };
         Ok(IngestOutcome { status, stored: outcome.written, removed: outcome.removed, timing })
     }
 
     pub async fn delete_document(&self, key: DocumentKey) -> Result<u64, ServiceError> {
-        let _write = self.writes.lock().await;
-        self.blocking(move |s| {
-            let removed = s.delete_document(&key)?;
-            s.flush()?;
-            Ok(removed)
-        })
-        .await
+        let removed = {
+            let _write = self.writes.lock().await;
+            self.blocking(move |s| s.delete_document(&key)).await?
+        };
+        self.durable().await?;
+        Ok(removed)
     }
 
     pub async fn delete_account(&self, tenant: TenantId, account: AccountId) -> Result<u64, ServiceError> {
-        let _write = self.writes.lock().await;
-        self.blocking(move |s| {
-            let removed = s.delete_account(&tenant, &account)?;
-            s.flush()?;
-            Ok(removed)
-        })
-        .await
+        let removed = {
+            let _write = self.writes.lock().await;
+            self.blocking(move |s| s.delete_account(&tenant, &account)).await?
+        };
+        self.durable().await?;
+        Ok(removed)
+    }
+
+    /// Waits until every write this caller has made is durable (shared flushes).
+    async fn durable(&self) -> Result<(), ServiceError> {
+        self.commits.durable(|| self.blocking(|s| s.flush())).await
     }
 
     /// Stored segments nearest to `query` that match `filter`.
