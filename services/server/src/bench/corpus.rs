@@ -1,6 +1,8 @@
 //! The benchmark's fixed corpus: customer-success sentences generated from templates by a
 //! seeded generator, so every run (and the Python baseline) reads the same texts.
 
+use undertone_core::SpeakerRole;
+use undertone_ingest::{PlainMessage, TextOptions, segment_message};
 use undertone_models::training::rng::SplitMix64;
 
 const OPENERS: &[&str] = &[
@@ -78,6 +80,19 @@ pub fn short_texts(count: usize) -> Vec<String> {
             capitalize(&format!("{subject} {}.", verdict[(rng.next_u64() % 4) as usize]))
         })
         .collect()
+}
+
+/// The segments the server stores for `texts` sent as customer messages: the unit the
+/// ingest figure counts, so the encoder is measured on the same texts for the ratio.
+pub fn segments(texts: &[String]) -> anyhow::Result<Vec<String>> {
+    let options = TextOptions::with_max_text_bytes(usize::MAX);
+    let mut segments = Vec::new();
+    for text in texts {
+        let message =
+            PlainMessage { text: text.clone(), speaker: None, role: SpeakerRole::Customer, sent_at_ms: None };
+        segments.extend(segment_message(&message, &options)?.into_iter().map(|s| s.text));
+    }
+    Ok(segments)
 }
 
 fn capitalize(text: &str) -> String {

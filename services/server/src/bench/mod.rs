@@ -24,7 +24,7 @@ use crate::config::Config;
 const BATCHES: [usize; 3] = [1, 8, 32];
 const LOAD_CONCURRENCY: [usize; 3] = [1, 8, 64];
 /// Concurrent ingest callers, and sentences per ingested document.
-const INGEST_CALLERS: usize = 4;
+const INGEST_CALLERS: usize = 8;
 const INGEST_DOCUMENT_SENTENCES: usize = 8;
 /// Segments ingested for the throughput figure.
 const INGEST_MEASURED: u64 = 3_000;
@@ -82,6 +82,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let whole = encoder::throughput(&analyzer, &sentences, batch, Stage::Analyzer)?;
         ours.push((encoder, whole));
     }
+    progress("our encoder and analyzer on the segments ingest stores");
+    let segments = corpus::segments(&sentences)?;
+    let segment_tokens: usize =
+        segments.iter().map(|s| analyzer.tokenizer().encode(s).map(|e| e.ids.len())).sum::<Result<_, _>>()?;
+    let on_segments = (
+        encoder::throughput(&analyzer, &segments, 32, Stage::Encoder)?,
+        encoder::throughput(&analyzer, &segments, 32, Stage::Analyzer)?,
+    );
     let precision = analyzer.encoder().precision().as_str().to_owned();
     drop(analyzer);
 
@@ -115,7 +123,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         })
         .collect();
-    let b32 = encoder_rows.iter().find(|r| r.batch == 32).context("batch 32 measured")?.clone();
+    let ratio_b32 = encoder_rows.iter().find(|r| r.batch == 32).context("batch 32 measured")?.ratio;
 
     let data = tempfile::tempdir()?;
     progress("starting the server");
@@ -171,10 +179,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         corpus_sentences: sentences.len(),
         corpus_mean_tokens: mean_tokens,
         baseline: baseline.as_ref().map_or_else(|| "not run".to_owned(), |b| b.label.clone()),
-        encoder_ratio_b32: b32.ratio,
+        encoder_ratio_b32: ratio_b32,
         ingest_sps,
-        ingest_ratio_encoder_b32: ingest_sps / b32.ours_sentences_per_s,
-        ingest_ratio_analyzer_b32: ingest_sps / b32.analyzer_sentences_per_s,
+        ingest_segment_mean_tokens: segment_tokens as f64 / segments.len().max(1) as f64,
+        encoder_b32_on_segments_sps: on_segments.0.sentences_per_s,
+        analyzer_b32_on_segments_sps: on_segments.1.sentences_per_s,
+        ingest_ratio_encoder_b32: ingest_sps / on_segments.0.sentences_per_s,
+        ingest_ratio_analyzer_b32: ingest_sps / on_segments.1.sentences_per_s,
         sentiment_p99_ms_c8: latency.iter().find(|r| r.concurrency == 8).map(|r| r.p99_ms),
         encoder: encoder_rows,
         sentiment: latency,
