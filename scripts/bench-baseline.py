@@ -2,13 +2,15 @@
 """The Python baseline of `undertone bench`: sentence-transformers on PyTorch (CPU), the
 same all-MiniLM-L6-v2 weights, on the sentences and thread count the bench hands over.
 
-Reads a JSON request on stdin: {"sentences": [...], "batch_sizes": [1, 8, 32], "threads": 2}
+Reads a JSON request on stdin: {"sentences": [...], "batch_sizes": [1, 8, 32], "threads": 2,
+"repeats": 3}; each batch size runs the whole list `repeats` times and reports the median.
 Writes one JSON object on stdout: {"torch": "...", "results": [{"batch": 1,
 "sentences_per_s": ..., "seconds": ...}, ...]}. encode() times tokenization, the forward
 pass and pooling, as the Rust side does.
 """
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -29,9 +31,12 @@ def main() -> None:
     results = []
     with torch.inference_mode():
         for batch in request["batch_sizes"]:
-            started = time.perf_counter()
-            model.encode(sentences, batch_size=batch, normalize_embeddings=True)
-            seconds = time.perf_counter() - started
+            runs = []
+            for _ in range(int(request.get("repeats", 1))):
+                started = time.perf_counter()
+                model.encode(sentences, batch_size=batch, normalize_embeddings=True)
+                runs.append(time.perf_counter() - started)
+            seconds = statistics.median(runs)
             results.append({"batch": batch, "sentences_per_s": len(sentences) / seconds, "seconds": seconds})
     json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
 

@@ -23,14 +23,21 @@ pub struct Baseline {
     pub results: Vec<Throughput>,
 }
 
-pub fn run(
-    python: &Path,
-    script: &Path,
-    sentences: &[String],
-    batches: &[usize],
-    threads: usize,
-) -> anyhow::Result<Baseline> {
-    let request = serde_json::json!({ "sentences": sentences, "batch_sizes": batches, "threads": threads });
+/// How the baseline is run: the same sentences, batch sizes, threads and repeats as ours.
+pub struct Request<'a> {
+    pub sentences: &'a [String],
+    pub batches: &'a [usize],
+    pub threads: usize,
+    pub repeats: usize,
+}
+
+pub fn run(python: &Path, script: &Path, request: &Request<'_>) -> anyhow::Result<Baseline> {
+    let request = serde_json::json!({
+        "sentences": request.sentences,
+        "batch_sizes": request.batches,
+        "threads": request.threads,
+        "repeats": request.repeats,
+    });
     let mut child = Command::new(python)
         .arg(script)
         .stdin(Stdio::piped())

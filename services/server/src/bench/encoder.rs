@@ -18,12 +18,14 @@ pub enum Stage {
     Analyzer,
 }
 
-/// Runs `sentences` through `stage` in batches of `batch` (after one warm-up batch).
+/// Runs `sentences` through `stage` in batches of `batch` (after one warm-up batch),
+/// `repeats` times; the median run counts.
 pub fn throughput(
     analyzer: &Analyzer,
     sentences: &[String],
     batch: usize,
     stage: Stage,
+    repeats: usize,
 ) -> anyhow::Result<Throughput> {
     let run = |chunk: &[String]| -> anyhow::Result<usize> {
         let texts: Vec<&str> = chunk.iter().map(String::as_str).collect();
@@ -41,11 +43,15 @@ pub fn throughput(
         }
     };
     run(&sentences[..batch.min(sentences.len())])?;
-    let started = Instant::now();
-    let mut done = 0;
-    for chunk in sentences.chunks(batch) {
-        done += run(chunk)?;
+    let mut runs = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let started = Instant::now();
+        for chunk in sentences.chunks(batch) {
+            run(chunk)?;
+        }
+        runs.push(started.elapsed().as_secs_f64());
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(Throughput { batch, sentences_per_s: done as f64 / seconds, seconds })
+    runs.sort_by(f64::total_cmp);
+    let seconds = runs[runs.len() / 2];
+    Ok(Throughput { batch, sentences_per_s: sentences.len() as f64 / seconds, seconds })
 }

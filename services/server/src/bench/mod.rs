@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Segments stored before the server's memory is read.
     #[arg(long, default_value_t = 100_000)]
     segments: u64,
+    /// Runs of each encoder measurement (both sides); the median counts.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
     /// Seconds of load per concurrency level.
     #[arg(long, default_value_t = 8)]
     latency_secs: u64,
@@ -78,8 +81,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut ours = Vec::new();
     for batch in BATCHES {
         progress(&format!("our encoder at batch {batch}"));
-        let encoder = encoder::throughput(&analyzer, &sentences, batch, Stage::Encoder)?;
-        let whole = encoder::throughput(&analyzer, &sentences, batch, Stage::Analyzer)?;
+        let encoder = encoder::throughput(&analyzer, &sentences, batch, Stage::Encoder, args.repeats)?;
+        let whole = encoder::throughput(&analyzer, &sentences, batch, Stage::Analyzer, args.repeats)?;
         ours.push((encoder, whole));
     }
     progress("our encoder and analyzer on the segments ingest stores");
@@ -87,8 +90,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let segment_tokens: usize =
         segments.iter().map(|s| analyzer.tokenizer().encode(s).map(|e| e.ids.len())).sum::<Result<_, _>>()?;
     let on_segments = (
-        encoder::throughput(&analyzer, &segments, 32, Stage::Encoder)?,
-        encoder::throughput(&analyzer, &segments, 32, Stage::Analyzer)?,
+        encoder::throughput(&analyzer, &segments, 32, Stage::Encoder, args.repeats)?,
+        encoder::throughput(&analyzer, &segments, 32, Stage::Analyzer, args.repeats)?,
     );
     let precision = analyzer.encoder().precision().as_str().to_owned();
     drop(analyzer);
@@ -97,7 +100,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None
     } else {
         progress("the Python baseline");
-        match baseline::run(&args.python, &args.baseline_script, &sentences, &BATCHES, threads) {
+        let request =
+            baseline::Request { sentences: &sentences, batches: &BATCHES, threads, repeats: args.repeats };
+        match baseline::run(&args.python, &args.baseline_script, &request) {
             Ok(baseline) => Some(baseline),
             Err(err) => {
                 eprintln!("bench: the baseline did not run: {err:#}");
@@ -178,6 +183,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         cpu: cpu_name(),
         corpus_sentences: sentences.len(),
         corpus_mean_tokens: mean_tokens,
+        repeats: args.repeats,
         baseline: baseline.as_ref().map_or_else(|| "not run".to_owned(), |b| b.label.clone()),
         encoder_ratio_b32: ratio_b32,
         ingest_sps,

@@ -43,6 +43,8 @@ pub struct Report {
     pub cpu: String,
     pub corpus_sentences: usize,
     pub corpus_mean_tokens: f64,
+    /// Runs per encoder figure, both sides; the median is reported.
+    pub repeats: usize,
     pub baseline: String,
     pub encoder: Vec<EncoderRow>,
     /// Our encoder / the baseline at batch 32.
@@ -76,6 +78,7 @@ impl Report {
             self.corpus_sentences, self.corpus_mean_tokens
         );
         println!("baseline: {}", self.baseline);
+        println!("encoder figures: median of {} runs each, both sides", self.repeats);
         println!();
         println!("encoder throughput (sentences/s, tokens/s)");
         println!("  batch   ours s/s   ours tok/s   base s/s   base tok/s   ratio   analyzer s/s");
