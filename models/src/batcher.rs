@@ -245,7 +245,10 @@ impl Shared {
     fn work_loop(&self, analyzer: &Analyzer) {
         while let Some(batch) = self.next_batch() {
             let members: Vec<&Encoded> = batch.texts.iter().collect();
-            let outcome = analyzer.run_batch(&members);
+            // A panic in a pass fails that batch's calls, not the worker and every later call.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyzer.run_batch(&members)))
+                    .unwrap_or_else(|_| Err(ModelError::Input("the forward pass panicked".into())));
             let tokens: usize = batch.texts.iter().map(|t| t.ids.len()).sum();
             self.counters.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.texts.fetch_add(batch.texts.len() as u64, Ordering::Relaxed);
