@@ -17,9 +17,9 @@ use crate::{Encoder, ModelError};
 use crate::{EncoderFiles, Result, SentimentHead, Taxonomy, TextTokenizer, TopicScorer};
 
 /// Tokens per forward pass when a caller hands over many texts at once.
-pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+pub(crate) const DEFAULT_BATCH_TOKENS: usize = 4096;
 /// Texts per forward pass, likewise.
-pub const DEFAULT_BATCH_TEXTS: usize = 64;
+pub(crate) const DEFAULT_BATCH_TEXTS: usize = 64;
 
 /// Where the analyzer's parts are, and how it computes.
 #[derive(Debug, Clone)]
@@ -147,9 +147,22 @@ impl Analyzer {
     }
 }
 
+/// Whether a forward pass of `texts` texts and `tokens` tokens must close before a text
+/// of `next` tokens: past either budget, but never empty (a longer text runs alone). The
+/// one rule for every way passes are formed (here and in the batching queue).
+pub(crate) fn pass_is_full(
+    texts: usize,
+    tokens: usize,
+    next: usize,
+    max_tokens: usize,
+    max_texts: usize,
+) -> bool {
+    texts > 0 && (tokens + next > max_tokens || texts == max_texts)
+}
+
 /// Consecutive ranges of `encoded` of at most `max_tokens` tokens and `max_texts` texts
 /// (a longer text alone forms its own batch).
-pub fn token_budget_batches(
+pub(crate) fn token_budget_batches(
     encoded: &[Encoded],
     max_tokens: usize,
     max_texts: usize,
@@ -157,8 +170,7 @@ pub fn token_budget_batches(
     let mut batches = Vec::new();
     let (mut start, mut tokens) = (0, 0);
     for (i, text) in encoded.iter().enumerate() {
-        let full = i > start && (tokens + text.ids.len() > max_tokens || i - start == max_texts);
-        if full {
+        if pass_is_full(i - start, tokens, text.ids.len(), max_tokens, max_texts) {
             batches.push(start..i);
             (start, tokens) = (i, 0);
         }

@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::analyzer::{DEFAULT_BATCH_TEXTS, DEFAULT_BATCH_TOKENS, pass_is_full};
 use crate::tokenize::Encoded;
-use crate::{Analysis, Analyzer, DEFAULT_BATCH_TEXTS, DEFAULT_BATCH_TOKENS, ModelError};
+use crate::{Analysis, Analyzer, ModelError};
 
 /// Batch formation and the queue's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,9 +298,13 @@ impl Shared {
             let mut taken = 0;
             while job.taken < job.texts.len() {
                 let len = job.texts[job.taken].ids.len();
-                let full =
-                    tokens + len > config.max_batch_tokens || batch.texts.len() == config.max_batch_texts;
-                if !batch.texts.is_empty() && full {
+                if pass_is_full(
+                    batch.texts.len(),
+                    tokens,
+                    len,
+                    config.max_batch_tokens,
+                    config.max_batch_texts,
+                ) {
                     if taken > 0 {
                         batch.parts.push((job.id, taken));
                     }

@@ -18,10 +18,7 @@ mod tokenize;
 mod topics;
 pub mod training;
 
-pub use analyzer::{
-    Analysis, Analyzer, AnalyzerOptions, BatchTiming, DEFAULT_BATCH_TEXTS, DEFAULT_BATCH_TOKENS, embed_texts,
-    token_budget_batches,
-};
+pub use analyzer::{Analysis, Analyzer, AnalyzerOptions, BatchTiming, embed_texts};
 pub use batcher::{Batcher, BatcherConfig, BatcherStats, Pending, QueueError, Timing};
 pub use bert::EncoderInputs;
 pub use bert::{BertConfig, Encoder};
