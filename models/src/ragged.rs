@@ -7,9 +7,7 @@
 //! The padded path in `bert.rs` stays the reference (and the training pass); the parity
 //! tests compare the two.
 
-use std::sync::Arc;
-
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Device, Layout, Module, Shape, Tensor};
 use candle_nn::{LayerNorm, Linear};
 use rayon::prelude::*;
 
@@ -27,7 +25,7 @@ pub struct RaggedBatch {
     pub(crate) ids: Tensor,
     pub(crate) positions: Tensor,
     /// `texts + 1` boundaries: text `i` owns rows `offsets[i]..offsets[i + 1]`.
-    pub(crate) offsets: Arc<[usize]>,
+    pub(crate) offsets: Vec<usize>,
 }
 
 impl RaggedBatch {
@@ -48,54 +46,44 @@ impl RaggedBatch {
         Ok(Self {
             ids: Tensor::from_vec(ids, tokens, device)?,
             positions: Tensor::from_vec(positions, tokens, device)?,
-            offsets: offsets.into(),
+            offsets,
         })
-    }
-
-    pub fn texts(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    pub fn tokens(&self) -> usize {
-        self.offsets[self.offsets.len() - 1]
     }
 }
 
 /// A linear layer prepared for inference in the chosen arithmetic.
 enum Dense {
-    /// candle's f32 matrix multiply; the weight kept transposed (`[in, out]`).
-    F32 {
-        weight_t: Tensor,
-        bias: Tensor,
-    },
-    Bf16(Arc<PackedBf16>),
+    /// candle's own linear layer (f32 matrix multiply on the shared weights, no copy).
+    F32(Linear),
+    /// The weights packed as bfloat16 for [`PackedBf16::matmul`].
+    Bf16(PackedBf16),
 }
 
 impl Dense {
     fn new(linear: &Linear, precision: Precision) -> Result<Self> {
-        let weight = linear.weight();
-        let bias = match linear.bias() {
-            Some(bias) => bias.clone(),
-            None => Tensor::zeros(weight.dim(0)?, DType::F32, weight.device())?,
-        };
         Ok(match precision {
             Precision::Bf16 => {
+                let weight = linear.weight();
                 let (n, k) = weight.dims2()?;
-                let packed = PackedBf16::pack(&weight.flatten_all()?.to_vec1()?, &bias.to_vec1()?, n, k);
-                Self::Bf16(Arc::new(packed))
+                let bias = match linear.bias() {
+                    Some(bias) => bias.to_vec1()?,
+                    None => vec![0.0; n],
+                };
+                Self::Bf16(PackedBf16::pack(&weight.flatten_all()?.to_vec1()?, &bias, n, k))
             }
-            Precision::F32 | Precision::Auto => Self::F32 { weight_t: weight.t()?.contiguous()?, bias },
+            // `Auto` is resolved by the encoder before any layer is prepared.
+            Precision::F32 | Precision::Auto => Self::F32(linear.clone()),
         })
     }
 
     /// `x · Wᵀ + b` for `x` of `[tokens, in]`, GELU after when `gelu`.
     fn forward(&self, x: &Tensor, gelu: bool) -> Result<Tensor> {
         Ok(match self {
-            Self::F32 { weight_t, bias } => {
-                let out = x.matmul(weight_t)?.broadcast_add(bias)?;
+            Self::F32(linear) => {
+                let out = linear.forward(x)?;
                 if gelu { out.apply_op1_no_bwd(&Gelu)? } else { out }
             }
-            Self::Bf16(packed) => x.apply_op1_no_bwd(&Bf16Linear { packed: packed.as_ref(), gelu })?,
+            Self::Bf16(packed) => x.apply_op1_no_bwd(&Bf16Linear { packed, gelu })?,
         })
     }
 }
