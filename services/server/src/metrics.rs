@@ -4,16 +4,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
-
-use std::sync::{Mutex, OnceLock, PoisonError};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use undertone_models::{Batcher, BatcherStats};
+use undertone_models::Batcher;
 
 pub struct Metrics {
     registry: Registry,
@@ -23,7 +21,6 @@ pub struct Metrics {
     queue_totals: IntCounterVec,
     queue_load: IntGaugeVec,
     queue: OnceLock<Arc<Batcher>>,
-    last_totals: Mutex<BatcherStats>,
 }
 
 impl Metrics {
@@ -53,15 +50,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(queue_totals.clone()))?;
         registry.register(Box::new(queue_load.clone()))?;
-        Ok(Self {
-            registry,
-            requests,
-            latency,
-            queue_totals,
-            queue_load,
-            queue: OnceLock::new(),
-            last_totals: Mutex::default(),
-        })
+        Ok(Self { registry, requests, latency, queue_totals, queue_load, queue: OnceLock::new() })
     }
 
     /// Reports the model queue's numbers from now on.
@@ -72,20 +61,20 @@ impl Metrics {
     fn update_queue(&self) {
         let Some(batcher) = self.queue.get() else { return };
         let now = batcher.stats();
-        let mut last = self.last_totals.lock().unwrap_or_else(PoisonError::into_inner);
         let totals = [
-            ("batches", now.batches, last.batches),
-            ("texts", now.texts, last.texts),
-            ("tokens", now.tokens, last.tokens),
-            ("refused", now.refused, last.refused),
-            ("abandoned", now.abandoned, last.abandoned),
+            ("batches", now.batches),
+            ("texts", now.texts),
+            ("tokens", now.tokens),
+            ("refused", now.refused),
+            ("abandoned", now.abandoned),
         ];
-        for (what, value, before) in totals {
-            self.queue_totals.with_label_values(&[what]).inc_by(value.saturating_sub(before));
+        // Each counter catches up with the queue's own running total.
+        for (what, value) in totals {
+            let counter = self.queue_totals.with_label_values(&[what]);
+            counter.inc_by(value.saturating_sub(counter.get()));
         }
         self.queue_load.with_label_values(&["calls"]).set(now.queued_calls as i64);
         self.queue_load.with_label_values(&["tokens"]).set(now.queued_tokens as i64);
-        *last = now;
     }
 
     fn record(&self, method: &str, code: &str, seconds: f64) {
