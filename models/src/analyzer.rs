@@ -7,11 +7,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
-use undertone_core::{Sentiment, TopicScore};
+use undertone_core::{Sentiment, SignalScore, TopicScore};
 
 use crate::kernels::Precision;
 use crate::pooling::ragged_sentence_embedding;
 use crate::ragged::RaggedBatch;
+use crate::signals::{SIGNAL_FLOOR, SignalHead};
 use crate::tokenize::Encoded;
 use crate::{Encoder, ModelError};
 use crate::{EncoderFiles, Result, SentimentHead, Taxonomy, TextTokenizer, TopicScorer};
@@ -30,6 +31,8 @@ pub struct AnalyzerOptions<'a> {
     pub sentiment_dir: &'a Path,
     /// The topic taxonomy TOML.
     pub taxonomy: &'a Path,
+    /// The risk-signal head's folder; `None` analyzes without signals (as training does).
+    pub signals_dir: Option<&'a Path>,
     /// Arithmetic of the inference pass.
     pub precision: Precision,
 }
@@ -42,6 +45,8 @@ pub struct Analysis {
     pub sentiment: Sentiment,
     /// Topics at or above their threshold, best first.
     pub topics: Vec<TopicScore>,
+    /// Risk categories at or above [`SIGNAL_FLOOR`], most probable first.
+    pub signals: Vec<SignalScore>,
     /// Tokens read, including [CLS] and [SEP].
     pub token_count: u32,
     pub truncated: bool,
@@ -59,6 +64,17 @@ pub struct Analyzer {
     encoder: Encoder,
     sentiment: SentimentHead,
     topics: TopicScorer,
+    signals: Option<SignalHead>,
+}
+
+/// The pooled outputs of one pass that the heads read, one row per text.
+pub struct PooledFeatures {
+    /// The L2-normalised sentence embedding.
+    pub embedding: Tensor,
+    /// The sentiment branch's pooled output (the embedding when it has no branch).
+    pub branch: Tensor,
+    /// Signal probabilities of a head with its own branch (it reads a hidden state).
+    pub signals: Option<Vec<Vec<f32>>>,
 }
 
 impl Analyzer {
@@ -71,11 +87,27 @@ impl Analyzer {
         let (owner, texts): (Vec<usize>, Vec<String>) = taxonomy.prototypes().into_iter().unzip();
         let prototypes = embed_texts(&tokenizer, &encoder, &texts)?;
         let topics = TopicScorer::new(taxonomy, owner, prototypes);
-        Ok(Self { tokenizer, encoder, sentiment, topics })
+        let signals = options
+            .signals_dir
+            .map(|dir| SignalHead::load(dir, encoder.config(), encoder.precision()))
+            .transpose()?;
+        if let Some(from) = signals.as_ref().and_then(SignalHead::branch_from)
+            && from < sentiment.branch_from()
+        {
+            return Err(ModelError::Input(format!(
+                "the signal branch starts at layer {from}, below the shared layers' end ({})",
+                sentiment.branch_from()
+            )));
+        }
+        Ok(Self { tokenizer, encoder, sentiment, topics, signals })
     }
 
     pub fn sentiment_head(&self) -> &SentimentHead {
         &self.sentiment
+    }
+
+    pub fn signal_head(&self) -> Option<&SignalHead> {
+        self.signals.as_ref()
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
@@ -116,34 +148,96 @@ impl Analyzer {
         Ok(self.analyze(texts)?.0.into_iter().map(|a| a.embedding).collect())
     }
 
-    /// One forward pass over `members` as a ragged batch: the shared layers once, then the
-    /// embedding's top layers and the sentiment branch from the shared state.
+    /// The pooled outputs the heads read, for `texts` (training and evaluation of heads).
+    pub fn pooled_features(&self, texts: &[&str]) -> Result<PooledFeatures> {
+        let encoded = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
+        let (mut embeddings, mut branches, mut signals) = (Vec::new(), Vec::new(), Vec::new());
+        for batch in token_budget_batches(&encoded, DEFAULT_BATCH_TOKENS, DEFAULT_BATCH_TEXTS) {
+            let members: Vec<&Encoded> = encoded[batch].iter().collect();
+            let (pooled, _) = self.pool(&members)?;
+            embeddings.push(pooled.embedding);
+            branches.push(pooled.branch);
+            signals.extend(pooled.signals.into_iter().flatten());
+        }
+        if embeddings.is_empty() {
+            return Err(ModelError::Input("no texts to analyze".into()));
+        }
+        Ok(PooledFeatures {
+            embedding: Tensor::cat(&embeddings, 0)?,
+            branch: Tensor::cat(&branches, 0)?,
+            signals: (signals.len() == texts.len()).then_some(signals),
+        })
+    }
+
+    /// The shared layers once, then the embedding's top layers and the sentiment branch
+    /// from the shared state: the pooled outputs of `members` and the ragged batch.
+    fn pool(&self, members: &[&Encoded]) -> Result<(PooledFeatures, RaggedBatch)> {
+        let batch = RaggedBatch::new(members, self.encoder.device())?;
+        let split = self.sentiment.branch_from();
+        let layers = self.encoder.num_layers();
+        let shared = self.encoder.run_ragged(&self.encoder.embed_ragged(&batch)?, &batch, 0..split)?;
+        // A signal head with its own branch forks off the embedding's path at its layer.
+        let fork =
+            self.signals.as_ref().and_then(SignalHead::branch_from).filter(|&f| f >= split && f < layers);
+        let (last, signals) = match fork {
+            Some(from) => {
+                let mid = self.encoder.run_ragged(&shared, &batch, split..from)?;
+                let signals =
+                    self.signals.as_ref().map(|h| h.probabilities_from_hidden(&mid, &batch)).transpose()?;
+                (self.encoder.run_ragged(&mid, &batch, from..layers)?, signals)
+            }
+            None => (self.encoder.run_ragged(&shared, &batch, split..layers)?, None),
+        };
+        let embedding = ragged_sentence_embedding(&last, &batch)?;
+        let branch = self.sentiment.features(&shared, &embedding, &batch)?;
+        Ok((PooledFeatures { embedding, branch, signals }, batch))
+    }
+
+    /// One forward pass over `members` as a ragged batch; every head reads its pooled
+    /// outputs.
     pub fn run_batch(&self, members: &[&Encoded]) -> Result<Vec<Analysis>> {
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        let batch = RaggedBatch::new(members, self.encoder.device())?;
-        let split = self.sentiment.branch_from();
-        let shared = self.encoder.run_ragged(&self.encoder.embed_ragged(&batch)?, &batch, 0..split)?;
-        let last = self.encoder.run_ragged(&shared, &batch, split..self.encoder.num_layers())?;
-        let embedding = ragged_sentence_embedding(&last, &batch)?;
+        let (pooled, _) = self.pool(members)?;
         let probabilities: Vec<Vec<f32>> =
-            self.sentiment.probabilities(&shared, &embedding, &batch)?.to_vec2()?;
-        let topic_scores = self.topics.all_scores(&embedding)?;
-        let embeddings: Vec<Vec<f32>> = embedding.to_vec2()?;
+            self.sentiment.probabilities_from_features(&pooled.branch)?.to_vec2()?;
+        let topic_scores = self.topics.all_scores(&pooled.embedding)?;
+        let signals = match (&self.signals, pooled.signals) {
+            (_, Some(probabilities)) => probabilities,
+            (Some(head), None) => head.probabilities(&pooled.embedding, &pooled.branch)?,
+            (None, None) => vec![Vec::new(); members.len()],
+        };
+        let embeddings: Vec<Vec<f32>> = pooled.embedding.to_vec2()?;
         Ok(members
             .iter()
             .zip(embeddings)
             .zip(probabilities)
             .zip(topic_scores)
-            .map(|(((encoded, embedding), probs), scores)| Analysis {
+            .zip(signals)
+            .map(|((((encoded, embedding), probs), scores), signals)| Analysis {
                 embedding,
                 sentiment: Sentiment::from_probabilities([probs[0], probs[1], probs[2]]),
                 topics: self.topics.assign(&scores),
+                signals: self.signal_scores(&signals),
                 token_count: encoded.ids.len() as u32,
                 truncated: encoded.truncated,
             })
             .collect())
+    }
+
+    /// A text's signals at or above the floor, most probable first.
+    fn signal_scores(&self, probabilities: &[f32]) -> Vec<SignalScore> {
+        let Some(head) = &self.signals else { return Vec::new() };
+        let mut scores: Vec<SignalScore> = head
+            .labels()
+            .iter()
+            .zip(probabilities)
+            .filter(|(_, p)| **p >= SIGNAL_FLOOR)
+            .map(|(category, &probability)| SignalScore { category: category.clone(), probability })
+            .collect();
+        scores.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        scores
     }
 }
 

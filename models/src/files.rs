@@ -77,6 +77,11 @@ pub fn default_sentiment_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/sentiment")
 }
 
+/// The shipped risk-signal head (committed in the repository).
+pub fn default_signals_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/signals")
+}
+
 /// The shipped topic taxonomy.
 pub fn default_taxonomy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("taxonomy/topics.toml")

@@ -14,21 +14,28 @@ mod kernels;
 mod pooling;
 mod ragged;
 mod sentiment;
+mod signals;
 mod tokenize;
 mod topics;
 pub mod training;
 
-pub use analyzer::{Analysis, Analyzer, AnalyzerOptions, BatchTiming, embed_texts};
+pub use analyzer::{Analysis, Analyzer, AnalyzerOptions, BatchTiming, PooledFeatures, embed_texts};
 pub use batcher::{Batcher, BatcherConfig, BatcherStats, Pending, QueueError, Timing};
 pub use bert::EncoderInputs;
 pub use bert::{BertConfig, Encoder};
 pub use error::ModelError;
-pub use files::{EncoderFiles, FETCH_SCRIPT, default_model_dir, default_sentiment_dir, default_taxonomy};
+pub use files::{
+    EncoderFiles, FETCH_SCRIPT, default_model_dir, default_sentiment_dir, default_signals_dir,
+    default_taxonomy,
+};
 pub use kernels::Precision;
 pub use pooling::{ragged_sentence_embedding, sentence_embedding};
 pub use ragged::RaggedBatch;
 pub use sentiment::SentimentHead;
 pub use sentiment::{HeadCard, LABELS};
+pub use signals::{
+    Platt, SIGNAL_FLOOR, SIGNAL_LABELS, SignalCard, SignalFeatures, SignalHead, calibrate, sigmoid,
+};
 pub use tokenize::{Encoded, MAX_TOKENS, TextTokenizer, TokenBatch};
 pub use topics::{Scoring, Taxonomy, Topic, TopicScorer, Tuning, default_tuning_path, tuning_path};
 

@@ -76,22 +76,20 @@ impl SentimentHead {
         self.card.branch_from
     }
 
-    /// Class probabilities `[texts, 3]` of a ragged batch. `shared_hidden` is the
-    /// encoder's hidden state after layer `branch_from`; `embedding` the final sentence
-    /// embedding (used when there is no branch).
-    pub fn probabilities(
+    /// The pooled features `[texts, hidden]` the classifier reads: the branch's mean-pooled,
+    /// L2-normalised output over `shared_hidden` (the encoder's hidden state after layer
+    /// `branch_from`), or the final sentence `embedding` when there is no branch.
+    pub fn features(
         &self,
         shared_hidden: &Tensor,
         embedding: &Tensor,
         batch: &RaggedBatch,
     ) -> Result<Tensor> {
-        let features = if self.branch.is_empty() {
-            embedding.clone()
-        } else {
-            let hidden = ragged::run(&self.branch, shared_hidden, batch)?;
-            pooling::ragged_sentence_embedding(&hidden, batch)?
-        };
-        self.probabilities_from_features(&features)
+        if self.branch.is_empty() {
+            return Ok(embedding.clone());
+        }
+        let hidden = ragged::run(&self.branch, shared_hidden, batch)?;
+        pooling::ragged_sentence_embedding(&hidden, batch)
     }
 
     /// Class probabilities from pooled features `[batch, hidden]`.

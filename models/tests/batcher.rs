@@ -16,6 +16,7 @@ fn analyzer() -> Arc<Analyzer> {
         model_dir: &model_dir,
         sentiment_dir: &sentiment_dir,
         taxonomy: &taxonomy,
+        signals_dir: None,
         precision: Precision::Auto,
     };
     Arc::new(Analyzer::load(&options).expect("the shipped models load (run scripts/fetch-models first)"))

@@ -16,6 +16,7 @@ fn analyzer() -> Analyzer {
         model_dir: &model_dir,
         sentiment_dir: &sentiment_dir,
         taxonomy: &taxonomy,
+        signals_dir: None,
         // What the server runs by default: bf16 where the CPU has it.
         precision: Precision::Auto,
     })

@@ -113,17 +113,29 @@ struct CsLine {
 /// One split of the customer-success set.
 pub fn load_cs(split: Split) -> Result<Vec<Example>> {
     let path = cs_dir().join(format!("{}.jsonl", split.as_str()));
-    let text = String::from_utf8_lossy(&files::read(&path)?).into_owned();
+    read_jsonl(&path, |line: CsLine| {
+        let label = SentimentLabel::parse(&line.label).ok_or_else(|| format!("label {:?}", line.label))?;
+        Ok(Example { text: line.text, label })
+    })
+}
+
+/// The non-empty lines of a JSON Lines file, each parsed as `L` and turned into `T` by
+/// `convert` (whose error names what is wrong; the line number is added here).
+pub(crate) fn read_jsonl<L: serde::de::DeserializeOwned, T>(
+    path: &Path,
+    convert: impl Fn(L) -> std::result::Result<T, String>,
+) -> Result<Vec<T>> {
+    let text = String::from_utf8_lossy(&files::read(path)?).into_owned();
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(n, line)| {
-            let invalid = |reason: String| ModelError::Invalid { path: path.clone(), reason };
-            let parsed: CsLine =
-                serde_json::from_str(line).map_err(|e| invalid(format!("line {}: {e}", n + 1)))?;
-            let label = SentimentLabel::parse(&parsed.label)
-                .ok_or_else(|| invalid(format!("line {}: label {:?}", n + 1, parsed.label)))?;
-            Ok(Example { text: parsed.text, label })
+            let invalid = |reason: String| ModelError::Invalid {
+                path: path.to_owned(),
+                reason: format!("line {}: {reason}", n + 1),
+            };
+            let parsed: L = serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
+            convert(parsed).map_err(invalid)
         })
         .collect()
 }

@@ -117,6 +117,16 @@ pub struct Branch {
 impl Branch {
     /// A branch initialised from the pretrained layers `from..` and a zero classifier.
     pub fn from_pretrained(files: &EncoderFiles, config: &BertConfig, from: usize) -> Result<Self> {
+        Self::with_outputs(files, config, from, LABELS.len())
+    }
+
+    /// Like [`Self::from_pretrained`], with a classifier of `outputs` logits.
+    pub fn with_outputs(
+        files: &EncoderFiles,
+        config: &BertConfig,
+        from: usize,
+        outputs: usize,
+    ) -> Result<Self> {
         let pretrained = candle_core::safetensors::load_buffer(&files::read(&files.weights)?, &Device::Cpu)?;
         let varmap = VarMap::new();
         let expected = {
@@ -127,11 +137,11 @@ impl Branch {
             let zeros = |shape: (usize, usize)| Tensor::zeros(shape, DType::F32, &Device::Cpu);
             data.insert(
                 "classifier.weight".into(),
-                Var::from_tensor(&zeros((LABELS.len(), config.hidden_size))?)?,
+                Var::from_tensor(&zeros((outputs, config.hidden_size))?)?,
             );
             data.insert(
                 "classifier.bias".into(),
-                Var::from_tensor(&Tensor::zeros(LABELS.len(), DType::F32, &Device::Cpu)?)?,
+                Var::from_tensor(&Tensor::zeros(outputs, DType::F32, &Device::Cpu)?)?,
             );
             data.len()
         };
@@ -139,7 +149,7 @@ impl Branch {
         let layers = (from..config.num_hidden_layers)
             .map(|i| Layer::load(vb.pp(format!("branch.layer.{i}")), config))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let classifier = candle_nn::linear(config.hidden_size, LABELS.len(), vb.pp("classifier"))?;
+        let classifier = candle_nn::linear(config.hidden_size, outputs, vb.pp("classifier"))?;
         // A name the loader asked for but we did not provide would be a fresh zero variable.
         if varmap.all_vars().len() != expected {
             return Err(crate::ModelError::Input("branch weights do not match the layer layout".into()));
@@ -172,7 +182,7 @@ impl Branch {
     }
 
     /// The variables split into (branch layers, classifier), for their two learning rates.
-    fn var_groups(&self) -> Result<(Vec<Var>, Vec<Var>)> {
+    pub(crate) fn var_groups(&self) -> Result<(Vec<Var>, Vec<Var>)> {
         let data = self.varmap.data().lock().map_err(|_| poisoned())?;
         let mut names: Vec<&String> = data.keys().collect();
         names.sort();
@@ -284,7 +294,7 @@ fn loss_weights(states: &[SharedState]) -> Vec<f32> {
 }
 
 /// Linear warm-up to the peak, then linear decay to zero.
-fn schedule(step: usize, total: usize, warmup: f64) -> f64 {
+pub(crate) fn schedule(step: usize, total: usize, warmup: f64) -> f64 {
     let warm = ((total as f64 * warmup) as usize).max(1);
     if step < warm {
         (step + 1) as f64 / warm as f64
@@ -355,7 +365,11 @@ pub fn train(
 
 /// Batches of similar length: examples sorted by length with a random tie-break, cut
 /// into batches (whose order the caller shuffles), so padding stays small.
-fn shuffled_length_batches(states: &[SharedState], size: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
+pub(crate) fn shuffled_length_batches(
+    states: &[SharedState],
+    size: usize,
+    rng: &mut SplitMix64,
+) -> Vec<Vec<usize>> {
     let mut keyed: Vec<(usize, u64, usize)> =
         (0..states.len()).map(|i| (states[i].hidden.dims()[0], rng.next_u64(), i)).collect();
     keyed.sort_unstable();

@@ -6,6 +6,8 @@ pub mod evaluate;
 pub mod finetune;
 pub mod metrics;
 pub mod rng;
+pub mod signal_metrics;
+pub mod signals;
 pub mod topic_metrics;
 pub mod topic_thresholds;
 pub mod train;

@@ -95,14 +95,23 @@ impl Counts {
         ratio(2.0 * self.tp as f64, (2 * self.tp + self.fp + self.fn_) as f64)
     }
 
-    fn add(&mut self, other: Counts) {
+    pub fn precision(&self) -> f64 {
+        ratio(self.tp as f64, (self.tp + self.fp) as f64)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.tp as f64, (self.tp + self.fn_) as f64)
+    }
+
+    pub fn add(&mut self, other: Counts) {
         self.tp += other.tp;
         self.fp += other.fp;
         self.fn_ += other.fn_;
     }
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
+/// `a / b`, and 0 for an empty denominator.
+pub(crate) fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
 
@@ -134,8 +143,8 @@ pub fn topic_report(taxonomy: &Taxonomy, gold: &[Vec<usize>], predicted: &[Vec<u
         .zip(&counts)
         .map(|(topic, c)| {
             let metrics = TopicClassMetrics {
-                precision: ratio(c.tp as f64, (c.tp + c.fp) as f64),
-                recall: ratio(c.tp as f64, (c.tp + c.fn_) as f64),
+                precision: c.precision(),
+                recall: c.recall(),
                 f1: c.f1(),
                 support: c.tp + c.fn_,
             };
@@ -145,8 +154,8 @@ pub fn topic_report(taxonomy: &Taxonomy, gold: &[Vec<usize>], predicted: &[Vec<u
     let macro_f1 = counts.iter().map(Counts::f1).sum::<f64>() / counts.len().max(1) as f64;
     TopicReport {
         n: gold.len().min(predicted.len()),
-        micro_precision: ratio(total.tp as f64, (total.tp + total.fp) as f64),
-        micro_recall: ratio(total.tp as f64, (total.tp + total.fn_) as f64),
+        micro_precision: total.precision(),
+        micro_recall: total.recall(),
         micro_f1: total.f1(),
         macro_f1,
         per_topic,
