@@ -1,7 +1,9 @@
 //! Conversions between proto types and domain types. Protocol types stop here.
 
 use prost_types::Timestamp;
-use undertone_core::{Sentiment, SentimentLabel, SourceKind, SpeakerRole, StoredSegment, TopicScore};
+use undertone_core::{
+    Sentiment, SentimentLabel, SignalScore, SourceKind, SpeakerRole, StoredSegment, TopicScore,
+};
 
 use crate::v1;
 
@@ -103,7 +105,15 @@ pub fn evidence_from_segment(stored: &StoredSegment, label_of: impl Fn(&str) -> 
         sentiment: Some(sentiment_to_proto(&stored.sentiment)),
         topics: topics_to_proto(&stored.topics, label_of),
         relevance: stored.score,
+        signals: signals_to_proto(&stored.signals),
     }
+}
+
+pub fn signals_to_proto(signals: &[SignalScore]) -> Vec<v1::SignalScore> {
+    signals
+        .iter()
+        .map(|s| v1::SignalScore { category: s.category.clone(), probability: s.probability })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,4 +10,4 @@ mod sentiment;
 
 pub use ids::{AccountId, DocumentKey, IdError, TenantId, point_id};
 pub use segment::{Segment, SegmentRecord, SourceKind, SpeakerRole, StoredSegment};
-pub use sentiment::{Sentiment, SentimentLabel, TopicScore};
+pub use sentiment::{Sentiment, SentimentLabel, SignalScore, TopicScore};

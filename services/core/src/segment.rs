@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountId, DocumentKey, Sentiment, TopicScore};
+use crate::{AccountId, DocumentKey, Sentiment, SignalScore, TopicScore};
 
 /// Which kind of source a document came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,6 +90,8 @@ pub struct SegmentRecord {
     pub segment: Segment,
     pub sentiment: Sentiment,
     pub topics: Vec<TopicScore>,
+    /// Risk categories the signal model found, most probable first.
+    pub signals: Vec<SignalScore>,
     pub embedding: Vec<f32>,
 }
 
@@ -103,6 +105,7 @@ impl SegmentRecord {
             segment: self.segment,
             sentiment: self.sentiment,
             topics: self.topics,
+            signals: self.signals,
             score: 0.0,
         };
         (stored, self.embedding)
@@ -118,6 +121,8 @@ pub struct StoredSegment {
     pub segment: Segment,
     pub sentiment: Sentiment,
     pub topics: Vec<TopicScore>,
+    /// Risk categories the signal model found, most probable first.
+    pub signals: Vec<SignalScore>,
     /// Cosine similarity to the query, for search results; 0 otherwise.
     pub score: f32,
 }

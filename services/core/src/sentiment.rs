@@ -59,6 +59,14 @@ pub struct TopicScore {
     pub score: f32,
 }
 
+/// One risk category a segment is evidence of, with the signal model's calibrated
+/// probability (ids as the insights' risk categories: `churn_intent`, `billing`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalScore {
+    pub category: String,
+    pub probability: f32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

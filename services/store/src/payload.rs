@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 use undertone_core::{
-    AccountId, DocumentKey, Segment, SegmentRecord, Sentiment, SentimentLabel, SourceKind, SpeakerRole,
-    StoredSegment, TenantId, TopicScore,
+    AccountId, DocumentKey, Segment, SegmentRecord, Sentiment, SentimentLabel, SignalScore, SourceKind,
+    SpeakerRole, StoredSegment, TenantId, TopicScore,
 };
 
 use crate::{Result, StoreError};
@@ -39,6 +39,11 @@ pub(crate) mod field {
     pub const TOPICS: &str = "topics";
     pub const TOPIC: &str = "topic";
     pub const TOPIC_SCORE: &str = "score";
+    /// A list of `{category, probability}` objects (absent in points stored before the
+    /// signal model: read as none).
+    pub const SIGNALS: &str = "signals";
+    pub const CATEGORY: &str = "category";
+    pub const PROBABILITY: &str = "probability";
 }
 
 /// How a payload field is indexed.
@@ -108,6 +113,7 @@ fn scores_are_finite(record: &SegmentRecord) -> bool {
     sentiment.score.is_finite()
         && sentiment.confidence.is_finite()
         && record.topics.iter().all(|topic| topic.score.is_finite())
+        && record.signals.iter().all(|signal| signal.probability.is_finite())
 }
 
 /// Every field of a record except its embedding.
@@ -116,6 +122,11 @@ pub(crate) fn to_payload(record: &SegmentRecord) -> Map<String, Value> {
     let document = &record.document;
     let topics: Vec<Value> =
         record.topics.iter().map(|t| json!({ field::TOPIC: t.topic, field::TOPIC_SCORE: t.score })).collect();
+    let signals: Vec<Value> = record
+        .signals
+        .iter()
+        .map(|s| json!({ field::CATEGORY: s.category, field::PROBABILITY: s.probability }))
+        .collect();
     let payload = json!({
         field::TENANT: document.tenant.as_str(),
         field::ACCOUNT: record.account.as_str(),
@@ -136,6 +147,7 @@ pub(crate) fn to_payload(record: &SegmentRecord) -> Map<String, Value> {
         field::SENTIMENT_SCORE: record.sentiment.score,
         field::SENTIMENT_CONFIDENCE: record.sentiment.confidence,
         field::TOPICS: topics,
+        field::SIGNALS: signals,
     });
     match payload {
         Value::Object(map) => map,
@@ -158,6 +170,7 @@ pub(crate) fn from_payload(payload: &Map<String, Value>, score: f32) -> Result<S
         segment: segment(&p)?,
         sentiment: sentiment(&p)?,
         topics: topics(&p)?,
+        signals: signals(&p)?,
         score,
     })
 }
@@ -167,9 +180,9 @@ pub(crate) fn record_from_payload(
     payload: &Map<String, Value>,
     embedding: Vec<f32>,
 ) -> Result<SegmentRecord> {
-    let StoredSegment { account, document, document_hash, segment, sentiment, topics, score: _ } =
+    let StoredSegment { account, document, document_hash, segment, sentiment, topics, signals, score: _ } =
         from_payload(payload, 0.0)?;
-    Ok(SegmentRecord { account, document, document_hash, segment, sentiment, topics, embedding })
+    Ok(SegmentRecord { account, document, document_hash, segment, sentiment, topics, signals, embedding })
 }
 
 /// Sorts read results in scroll order: document, then segment index.
@@ -229,6 +242,23 @@ fn topics(p: &Fields<'_>) -> Result<Vec<TopicScore>> {
             let item = item.as_object().ok_or_else(|| corrupt(field::TOPICS, "not an object"))?;
             let t = Fields(item);
             Ok(TopicScore { topic: t.str(field::TOPIC)?.to_owned(), score: t.f32(field::TOPIC_SCORE)? })
+        })
+        .collect()
+}
+
+fn signals(p: &Fields<'_>) -> Result<Vec<SignalScore>> {
+    let Some(list) = p.0.get(field::SIGNALS) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_array().ok_or_else(|| corrupt(field::SIGNALS, "not a list"))?;
+    list.iter()
+        .map(|item| {
+            let item = item.as_object().ok_or_else(|| corrupt(field::SIGNALS, "not an object"))?;
+            let s = Fields(item);
+            Ok(SignalScore {
+                category: s.str(field::CATEGORY)?.to_owned(),
+                probability: s.f32(field::PROBABILITY)?,
+            })
         })
         .collect()
 }
@@ -307,6 +337,7 @@ pub(crate) mod tests {
             },
             sentiment: Sentiment { label: SentimentLabel::Negative, score: -0.8125, confidence: 0.1 },
             topics: vec![TopicScore { topic: "stability".into(), score: 0.3 }],
+            signals: vec![SignalScore { category: "reliability".into(), probability: 0.875 }],
             embedding: vec![1.0],
         }
     }
@@ -321,6 +352,7 @@ pub(crate) mod tests {
         assert_eq!(stored.segment, record.segment);
         assert_eq!(stored.sentiment, record.sentiment);
         assert_eq!(stored.topics, record.topics);
+        assert_eq!(stored.signals, record.signals);
         assert_eq!(stored.score, 0.5);
     }
 

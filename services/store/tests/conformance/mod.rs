@@ -101,6 +101,7 @@ pub fn record(key: &DocumentKey, account: &AccountId, index: u32, embedding: Vec
         },
         sentiment: Sentiment { label: SentimentLabel::Neutral, score: 0.0, confidence: 0.5 },
         topics: Vec::new(),
+        signals: Vec::new(),
         embedding,
     }
 }
