@@ -195,16 +195,21 @@ mod tests {
                     category: RiskCategory::ChurnIntent,
                     summary: String::new(),
                     contribution: 35.0,
+                    strength: 0.9,
                     evidence: vec![churn],
                 },
                 Reason {
                     category: RiskCategory::Billing,
                     summary: String::new(),
                     contribution: 25.0,
+                    strength: 0.9,
                     evidence: vec![bill],
                 },
             ],
             segments_considered: 2,
+            days_to_renewal: None,
+            renewal_escalated: false,
+            explanation: String::new(),
         };
         (playbook, action_embeddings, report, embeddings)
     }

@@ -1,6 +1,7 @@
 //! Risk categories and which topics point at them.
 
 use serde::{Deserialize, Serialize};
+use undertone_core::{Sentiment, SentimentLabel, TopicScore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,21 +91,56 @@ impl RiskCategory {
         matches!(self, Self::ChurnIntent | Self::Competitor | Self::StakeholderChange)
     }
 
-    /// How much one unit of evidence in this category weighs in the score, by default
+    /// How far a certain reason in this category moves the account towards churn, 0 to 1
     /// (`[risk.severity]` overrides it, see `RiskConfig::severity_of`).
     pub fn severity(self) -> f64 {
         match self {
-            Self::ChurnIntent => 2.0,
-            Self::Competitor => 1.5,
-            Self::StakeholderChange => 1.2,
-            Self::Billing | Self::Reliability | Self::SupportResponsiveness => 1.0,
-            Self::FallingSentiment
-            | Self::Pricing
-            | Self::Performance
+            Self::ChurnIntent => 0.9,
+            Self::Competitor => 0.6,
+            Self::StakeholderChange => 0.45,
+            Self::SecurityCompliance => 0.3,
+            Self::Reliability | Self::SupportResponsiveness => 0.25,
+            Self::Performance
+            | Self::DataExport
             | Self::Integrations
-            | Self::DataExport => 0.8,
-            Self::SecurityCompliance | Self::Onboarding => 0.7,
-            Self::NegativeSentiment => 0.6,
+            | Self::Billing
+            | Self::Pricing
+            | Self::Onboarding
+            | Self::FallingSentiment => 0.2,
+            Self::NegativeSentiment => 0.15,
+        }
+    }
+
+    /// Evidence mass at which a reason of this category is 63% sure (1 - 1/e): intent is
+    /// clear from one statement, a problem must be reported more than once.
+    pub fn saturation(self) -> f64 {
+        match self {
+            Self::ChurnIntent => 0.35,
+            Self::Competitor => 0.45,
+            Self::StakeholderChange => 0.5,
+            Self::SecurityCompliance | Self::Pricing => 0.8,
+            Self::SupportResponsiveness | Self::Onboarding => 1.0,
+            _ => 1.2,
+        }
+    }
+
+    /// The plain-language statement a reason of this category opens with.
+    pub fn statement(self) -> &'static str {
+        match self {
+            Self::ChurnIntent => "The customer said they may cancel, downgrade or not renew",
+            Self::Competitor => "The customer is evaluating or talking to a competitor",
+            Self::FallingSentiment => "The customer's tone has turned negative",
+            Self::Billing => "The customer reported billing or invoice problems",
+            Self::Pricing => "The customer objected to price or cost",
+            Self::Reliability => "The customer reported outages, errors or access failures",
+            Self::Performance => "The customer reported slowness or timeouts",
+            Self::Integrations => "The customer reported failing integrations or syncs",
+            Self::DataExport => "The customer reported failing data exports",
+            Self::SupportResponsiveness => "The customer complained about slow or unhelpful support",
+            Self::StakeholderChange => "The customer's sponsor or decision-makers are changing",
+            Self::Onboarding => "The customer's onboarding or adoption is stalled",
+            Self::SecurityCompliance => "A security or compliance concern stands in the customer's way",
+            Self::NegativeSentiment => "The customer is dissatisfied",
         }
     }
 
@@ -126,6 +162,19 @@ impl RiskCategory {
             Self::SecurityCompliance => "security and compliance",
             Self::NegativeSentiment => "general dissatisfaction",
         }
+    }
+}
+
+/// The categories the previous, topic-similarity rules read into one segment: its first
+/// risk topic when said in negative words, or a signal topic (churn, competitors,
+/// stakeholders) in any words but positive ones. Kept as the baseline the signal model is
+/// measured against (`undertone eval signals`).
+pub fn topic_similarity_categories(sentiment: &Sentiment, topics: &[TopicScore]) -> Vec<RiskCategory> {
+    let topic = topics.iter().find_map(|t| RiskCategory::from_topic(&t.topic));
+    match topic {
+        Some(c) if c.is_signal() && sentiment.label != SentimentLabel::Positive => vec![c],
+        Some(c) if sentiment.label == SentimentLabel::Negative => vec![c],
+        _ => Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ mod account_sentiment;
 mod actions;
 mod category;
 mod cluster;
+mod context;
 mod feedback;
 mod keyphrases;
 mod playbook;
@@ -31,8 +32,9 @@ pub use account_sentiment::{
     Direction, SentimentConfig, SentimentPoint, SentimentReport, account_sentiment, ewma,
 };
 pub use actions::{ActionConfig, Suggestion, rank_actions};
-pub use category::RiskCategory;
+pub use category::{RiskCategory, topic_similarity_categories};
 pub use cluster::average_linkage;
+pub use context::{AccountContext, Contact, Seniority, seniority_of_title};
 pub use feedback::{FeedbackConfig, FeedbackError, FeedbackEvent, FeedbackFactors, FeedbackLog, Outcome};
 pub use keyphrases::{keyphrases, keyphrases_grouped};
 pub use playbook::{Action, DEFAULT_PLAYBOOK, Playbook, PlaybookError, Trigger, triggered};

@@ -180,10 +180,14 @@ mod tests {
                     category,
                     summary: String::new(),
                     contribution,
+                    strength: 0.9,
                     evidence: vec![],
                 })
                 .collect(),
             segments_considered: 1,
+            days_to_renewal: None,
+            renewal_escalated: false,
+            explanation: String::new(),
         }
     }
 

@@ -96,6 +96,9 @@ mod tests {
             sentiment: Trend { current: sentiment, baseline },
             reasons: Vec::new(),
             segments_considered: 1,
+            days_to_renewal: None,
+            renewal_escalated: false,
+            explanation: String::new(),
         }
     }
 
