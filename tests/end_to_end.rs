@@ -271,6 +271,11 @@ async fn emails_and_calls_are_cited_by_speaker_and_moment() {
         arr_usd: 180_000.0,
         renewal_date: Some(prost_types::Timestamp { seconds: 1_801_353_600, nanos: 0 }),
         domains: vec!["Northwind-Logistics.com".into()],
+        contacts: vec![v1::Contact {
+            name: "Dana Lee".into(),
+            email: "Dana.Lee@northwind-logistics.com".into(),
+            title: "VP Operations".into(),
+        }],
     };
     let stored = ingest
         .upsert_account(scoped(UpsertAccountRequest { account: Some(account) }))
@@ -278,6 +283,10 @@ async fn emails_and_calls_are_cited_by_speaker_and_moment() {
         .unwrap()
         .into_inner();
     assert_eq!(stored.domains, ["northwind-logistics.com"]);
+    assert_eq!(
+        stored.contacts[0].email, "dana.lee@northwind-logistics.com",
+        "contacts are stored normalised"
+    );
 
     // A thread: Dana's complaint, Sam's reply (quoting it), Dana's answer (quoting both).
     let thread = [

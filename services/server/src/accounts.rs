@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use undertone_core::{AccountId, TenantId};
+use undertone_insights::{AccountContext, Contact};
 
 use crate::error::ServiceError;
 
@@ -26,6 +27,16 @@ pub struct AccountRecord {
     /// Lower-case email domains of the account's people.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// The customer's people with their titles (who is a decision-maker).
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+impl AccountRecord {
+    /// What the risk reasoning knows of the account besides its conversations.
+    pub fn risk_context(&self) -> AccountContext {
+        AccountContext { renewal_date_ms: self.renewal_date_ms, contacts: self.contacts.clone() }
+    }
 }
 
 type Tenants = BTreeMap<String, BTreeMap<String, AccountRecord>>;
@@ -132,6 +143,7 @@ mod tests {
             arr_usd: arr,
             renewal_date_ms: Some(1_800_000_000_000),
             domains: vec!["northwind-logistics.com".into()],
+            contacts: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! | `UNDERTONE_MODEL_DIR`      | `models.dir`         |
 //! | `UNDERTONE_SENTIMENT_DIR`  | `models.sentiment_dir` |
 //! | `UNDERTONE_TAXONOMY`       | `models.taxonomy`    |
+//! | `UNDERTONE_SIGNALS_DIR`    | `models.signals_dir` |
 //! | `UNDERTONE_PRECISION`      | `models.precision` (`auto` / `bf16` / `f32`) |
 //! | `UNDERTONE_THREADS`        | `models.threads` (0 = one per core) |
 //! | `UNDERTONE_INTERNAL_DOMAINS` | `ingest.internal_domains` (comma-separated) |
@@ -129,6 +130,8 @@ pub struct ModelsConfig {
     pub sentiment_dir: PathBuf,
     /// The topic taxonomy.
     pub taxonomy: PathBuf,
+    /// The risk-signal head (committed).
+    pub signals_dir: PathBuf,
     /// Arithmetic of the encoder's matrix multiplies: `auto` (bf16 where the CPU has
     /// AVX-512 BF16, else f32), `bf16` or `f32`.
     pub precision: Precision,
@@ -200,6 +203,7 @@ impl Default for ModelsConfig {
             dir: undertone_models::default_model_dir(),
             sentiment_dir: undertone_models::default_sentiment_dir(),
             taxonomy: undertone_models::default_taxonomy(),
+            signals_dir: undertone_models::default_signals_dir(),
             precision: Precision::Auto,
             threads: 0,
         }
@@ -274,11 +278,12 @@ impl Config {
                 _ => Some(addr("UNDERTONE_METRICS_LISTEN", raw)?),
             };
         }
-        let paths: [(&str, &mut PathBuf); 4] = [
+        let paths: [(&str, &mut PathBuf); 5] = [
             ("UNDERTONE_DATA_DIR", &mut self.data_dir),
             ("UNDERTONE_MODEL_DIR", &mut self.models.dir),
             ("UNDERTONE_SENTIMENT_DIR", &mut self.models.sentiment_dir),
             ("UNDERTONE_TAXONOMY", &mut self.models.taxonomy),
+            ("UNDERTONE_SIGNALS_DIR", &mut self.models.signals_dir),
         ];
         for (name, slot) in paths {
             if let Some(raw) = var(name) {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use undertone_core::{AccountId, DocumentKey, Segment, SegmentRecord, SpeakerRole, StoredSegment, TenantId};
 use undertone_ingest::{Redactor, RoleDirectory, TextOptions};
-use undertone_insights::{RiskConfig, RiskReport, assess_risk};
+use undertone_insights::{AccountContext, RiskConfig, RiskReport, assess_risk};
 use undertone_models::{Analysis, Analyzer, Batcher};
 use undertone_store::{EvidenceStore, SearchQuery, SegmentFilter};
 
@@ -252,6 +252,7 @@ impl Engine {
                 segment,
                 sentiment: analysis.sentiment,
                 topics: analysis.topics,
+                signals: analysis.signals,
                 embedding: analysis.embedding,
             })
             .collect();
@@ -328,7 +329,12 @@ impl Engine {
         };
         let current = self.scroll(window(from_ms, to_ms)).await?;
         let baseline = self.scroll(window(from_ms - (to_ms - from_ms), from_ms)).await?;
-        Ok(assess_risk(&current, &baseline, to_ms, &self.risk))
+        Ok(assess_risk(&current, &baseline, to_ms, &self.risk_context(&tenant, &account), &self.risk))
+    }
+
+    /// What the registry knows of the account for its risk (renewal date, people).
+    pub fn risk_context(&self, tenant: &TenantId, account: &AccountId) -> AccountContext {
+        self.accounts.get(tenant, account).map(|r| r.risk_context()).unwrap_or_default()
     }
 
     /// Every account of a tenant that has stored segments.

@@ -40,6 +40,8 @@ use undertone_api::v1::insights_service_client::InsightsServiceClient;
 use undertone_api::v1::{self, ingest_ticket_request};
 use undertone_api::{TENANT_HEADER, timestamp_from_ms};
 
+use crate::ingest_cli::AccountsFile;
+
 const DAY_MS: i64 = 86_400_000;
 const RISK_WINDOW_DAYS: i64 = 90;
 const THEMES_WINDOW_DAYS: i64 = 120;
@@ -51,9 +53,11 @@ pub struct InsightsArgs {
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
-    /// The corpus folder (accounts.toml, ground_truth.toml, one folder per account).
-    #[arg(long, default_value = "tests/corpus")]
-    corpus: PathBuf,
+    /// A corpus folder (accounts.toml, ground_truth.toml, one folder per account); may be
+    /// given more than once. Default: the dev set `tests/corpus` and the held-apart test
+    /// set `tests/scenarios`.
+    #[arg(long)]
+    corpus: Vec<PathBuf>,
     /// Configuration for the started server (models, weights; as for `serve`).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -63,34 +67,11 @@ pub struct InsightsArgs {
 }
 
 #[derive(Deserialize)]
-struct AccountsFile {
-    #[serde(default)]
-    internal_domains: Vec<String>,
-    #[serde(default)]
-    internal_people: Vec<Person>,
-    #[serde(default, rename = "account")]
-    accounts: Vec<AccountEntry>,
-}
-
-#[derive(Deserialize)]
-struct Person {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct AccountEntry {
-    id: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    arr_usd: f64,
-    #[serde(default)]
-    domains: Vec<String>,
-}
-
-#[derive(Deserialize)]
 pub struct GroundTruth {
     pub as_of: String,
+    /// `dev` (rules and thresholds may be tuned on it) or `test` (held apart, never).
+    #[serde(default)]
+    pub role: Option<String>,
     #[serde(default, rename = "account")]
     pub accounts: Vec<ExpectedAccount>,
     #[serde(default, rename = "theme")]
@@ -103,6 +84,25 @@ pub struct GroundTruth {
 pub struct ExpectedAccount {
     pub id: String,
     pub expected: String,
+    /// low | medium | high | critical.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// 1 = most at risk; low-tier accounts share one rank.
+    #[serde(default)]
+    pub rank: Option<u32>,
+    /// Expected next-best-action ids; any one in the top 3 counts.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default, rename = "reason")]
+    pub reasons: Vec<ExpectedReason>,
+}
+
+#[derive(Deserialize)]
+pub struct ExpectedReason {
+    pub category: String,
+    /// The sentences a careful CSM would cite, verbatim.
+    #[serde(default)]
+    pub evidence: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -124,11 +124,22 @@ pub struct Resolved {
 
 pub fn run(args: InsightsArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = runtime.block_on(evaluate(&args))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let corpora = if args.corpus.is_empty() {
+        vec![PathBuf::from("tests/corpus"), PathBuf::from("tests/scenarios")]
     } else {
-        print_report(&report);
+        args.corpus.clone()
+    };
+    if args.server.is_some() && corpora.len() > 1 {
+        anyhow::bail!("--server measures one corpus: give exactly one --corpus");
+    }
+    let mut sets = Vec::new();
+    for corpus in &corpora {
+        sets.push(runtime.block_on(evaluate(&args, corpus))?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "sets": sets }))?);
+    } else {
+        sets.iter().for_each(print_report);
     }
     Ok(())
 }
@@ -309,13 +320,7 @@ async fn ingest_corpus(
     let internal: HashMap<String, i32> =
         accounts.internal_people.iter().map(|p| (p.name.clone(), v1::SpeakerRole::Internal as i32)).collect();
     for account in &accounts.accounts {
-        let record = v1::Account {
-            account_id: account.id.clone(),
-            name: account.name.clone(),
-            arr_usd: account.arr_usd,
-            domains: account.domains.clone(),
-            ..Default::default()
-        };
+        let record = account.to_proto();
         if let Err(status) =
             ingest.upsert_account(scoped(v1::UpsertAccountRequest { account: Some(record) })).await
         {
@@ -462,9 +467,9 @@ pub fn match_themes<'a>(planted: &[PlantedTheme], found: &'a [v1::Theme]) -> Vec
     matches
 }
 
-async fn evaluate(args: &InsightsArgs) -> anyhow::Result<serde_json::Value> {
+async fn evaluate(args: &InsightsArgs, corpus: &Path) -> anyhow::Result<serde_json::Value> {
     let read = |name: &str| {
-        let path = args.corpus.join(name);
+        let path = corpus.join(name);
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
     };
     let accounts: AccountsFile = toml::from_str(&read("accounts.toml")?).context("accounts.toml")?;
@@ -483,7 +488,7 @@ async fn evaluate(args: &InsightsArgs) -> anyhow::Result<serde_json::Value> {
         .connect()
         .await
         .with_context(|| format!("connecting to {addr}"))?;
-    let (tally, refs) = ingest_corpus(channel.clone(), &args.corpus, &accounts).await?;
+    let (tally, refs) = ingest_corpus(channel.clone(), corpus, &accounts).await?;
     let ingest_secs = started.elapsed().as_secs_f64();
     let mut insights = InsightsServiceClient::new(channel);
 
@@ -598,12 +603,15 @@ async fn evaluate(args: &InsightsArgs) -> anyhow::Result<serde_json::Value> {
         })
         .collect();
 
+    let reasons = crate::eval_reasons::reason_report(&truth, &ranked, &actions);
     drop(own);
     let share =
         |n: usize, d: usize| if d == 0 { serde_json::Value::Null } else { json!(n as f64 / d as f64) };
     Ok(json!({
-        "corpus": args.corpus.display().to_string(),
+        "corpus": corpus.display().to_string(),
+        "role": truth.role.as_deref().unwrap_or("dev"),
         "as_of": truth.as_of,
+        "reasons": reasons,
         "ingest": { "documents": tally.stored, "refused": tally.refused, "segments": tally.segments, "failures": tally.failures, "seconds": ingest_secs },
         "ranking": {
             "auc_at_risk_vs_healthy": auc_at_risk,
@@ -613,9 +621,11 @@ async fn evaluate(args: &InsightsArgs) -> anyhow::Result<serde_json::Value> {
                 "score": a.score,
                 "level": v1::RiskLevel::try_from(a.level).map(|l| l.as_str_name()).unwrap_or("?"),
                 "expected": expected_of.get(a.account_id.as_str()),
+                "explanation": a.explanation,
                 "reasons": a.reasons.iter().map(|r| json!({
                     "category": v1::RiskCategory::try_from(r.category).map(|c| c.as_str_name()).unwrap_or("?"),
                     "contribution": r.contribution,
+                    "strength": r.strength,
                     "summary": r.summary,
                     "quotes": r.evidence.iter().map(quote_json).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
@@ -657,16 +667,43 @@ fn quote_json(e: &v1::Evidence) -> serde_json::Value {
         "sentiment": sentiment.score,
         "confidence": sentiment.confidence,
         "topics": e.topics.iter().map(|t| format!("{} {:.2}", t.topic, t.score)).collect::<Vec<_>>(),
+        "signals": e.signals.iter().map(|s| format!("{} {:.2}", s.category, s.probability)).collect::<Vec<_>>(),
     })
 }
 
 fn print_report(report: &serde_json::Value) {
+    println!();
     let num = |v: &serde_json::Value| v.as_f64().map_or("-".to_owned(), |x| format!("{x:.3}"));
     println!(
-        "Insights on {} (as of {})",
+        "Insights on {} ({} set, as of {})",
         report["corpus"].as_str().unwrap_or(""),
+        report["role"].as_str().unwrap_or(""),
         report["as_of"].as_str().unwrap_or("")
     );
+    let reasons = &report["reasons"];
+    println!(
+        "  reasons: precision {} recall {} ({} emitted, {} expected); healthy without reasons {}",
+        num(&reasons["reason_precision"]),
+        num(&reasons["reason_recall"]),
+        reasons["reasons_emitted"],
+        reasons["reasons_expected"],
+        num(&reasons["healthy_without_reasons"])
+    );
+    println!(
+        "  evidence relevance {} (all quotes {}); tier accuracy {}; high tier found {}; Spearman {}; expected action in top 3 {}",
+        num(&reasons["evidence_relevance"]),
+        num(&reasons["evidence_relevance_all_quotes"]),
+        num(&reasons["tier_accuracy"]),
+        num(&reasons["high_tier_found"]),
+        num(&reasons["spearman"]),
+        num(&reasons["action_in_top3"])
+    );
+    for w in reasons["wrong_reasons"].as_array().into_iter().flatten() {
+        println!("  wrong reason: {} {}: {}", w["account"], w["category"], w["summary"]);
+    }
+    for m in reasons["missed_reasons"].as_array().into_iter().flatten() {
+        println!("  missed reason: {} {}", m["account"], m["category"]);
+    }
     let ingest = &report["ingest"];
     println!(
         "  ingested {} segments from {} (refused: {})",
@@ -687,6 +724,16 @@ fn print_report(report: &serde_json::Value) {
             a["expected"].as_str().unwrap_or("-"),
             a["actions"]
         );
+        for r in a["reasons"].as_array().into_iter().flatten() {
+            println!(
+                "      {} ({:.0} points)",
+                r["summary"].as_str().unwrap_or(""),
+                r["contribution"].as_f64().unwrap_or(0.0)
+            );
+            for q in r["quotes"].as_array().into_iter().flatten() {
+                println!("        \"{}\"", q["quote"].as_str().unwrap_or(""));
+            }
+        }
     }
     let evidence = &report["evidence"];
     println!(

@@ -50,33 +50,64 @@ pub struct Summary {
     pub failed: Vec<(String, String)>,
 }
 
+/// An `accounts.toml` (documented in `tests/corpus/README.md`): the vendor's domains and
+/// people, and the accounts with their customers' people.
 #[derive(Debug, Deserialize)]
-struct AccountsFile {
+pub(crate) struct AccountsFile {
     #[serde(default)]
-    internal_domains: Vec<String>,
+    pub internal_domains: Vec<String>,
     #[serde(default)]
-    internal_people: Vec<InternalPerson>,
+    pub internal_people: Vec<InternalPerson>,
     #[serde(default, rename = "account")]
-    accounts: Vec<AccountEntry>,
+    pub accounts: Vec<AccountEntry>,
 }
 
 #[derive(Debug, Deserialize)]
-struct InternalPerson {
-    name: String,
+pub(crate) struct InternalPerson {
+    pub name: String,
 }
 
 #[derive(Debug, Deserialize)]
-struct AccountEntry {
-    id: String,
+pub(crate) struct AccountEntry {
+    pub id: String,
     #[serde(default)]
-    name: String,
+    pub name: String,
     #[serde(default)]
-    domains: Vec<String>,
+    pub domains: Vec<String>,
     #[serde(default)]
-    arr_usd: f64,
+    pub arr_usd: f64,
     /// `YYYY-MM-DD` or RFC 3339.
     #[serde(default)]
-    renewal_date: Option<String>,
+    pub renewal_date: Option<String>,
+    #[serde(default, rename = "contact")]
+    pub contacts: Vec<ContactEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ContactEntry {
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub title: String,
+}
+
+impl AccountEntry {
+    /// The UpsertAccount form of this entry.
+    pub fn to_proto(&self) -> v1::Account {
+        v1::Account {
+            account_id: self.id.clone(),
+            name: self.name.clone(),
+            arr_usd: self.arr_usd,
+            renewal_date: self.renewal_date.as_deref().and_then(parse_date).map(timestamp_from_ms),
+            domains: self.domains.clone(),
+            contacts: self
+                .contacts
+                .iter()
+                .map(|c| v1::Contact { name: c.name.clone(), email: c.email.clone(), title: c.title.clone() })
+                .collect(),
+        }
+    }
 }
 
 /// One document to send.
@@ -213,14 +244,7 @@ async fn upsert_accounts(
     file: &AccountsFile,
 ) -> anyhow::Result<()> {
     for entry in &file.accounts {
-        let renewal = entry.renewal_date.as_deref().and_then(parse_date).map(timestamp_from_ms);
-        let account = v1::Account {
-            account_id: entry.id.clone(),
-            name: entry.name.clone(),
-            arr_usd: entry.arr_usd,
-            renewal_date: renewal,
-            domains: entry.domains.clone(),
-        };
+        let account = entry.to_proto();
         client
             .upsert_account(scoped(tenant, UpsertAccountRequest { account: Some(account) })?)
             .await

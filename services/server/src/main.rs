@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod eval;
 mod eval_insights;
+mod eval_reasons;
 mod grpc;
 mod ingest_cli;
 mod metrics;

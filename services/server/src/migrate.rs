@@ -174,6 +174,7 @@ mod tests {
                     },
                     sentiment: Sentiment { label: SentimentLabel::Negative, score: -0.5, confidence: 0.75 },
                     topics: Vec::new(),
+                    signals: Vec::new(),
                     embedding,
                 }
             })

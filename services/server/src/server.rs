@@ -25,6 +25,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 model_dir: &models.dir,
                 sentiment_dir: &models.sentiment_dir,
                 taxonomy: &models.taxonomy,
+                signals_dir: Some(&models.signals_dir),
                 precision: models.precision,
             })
         }

@@ -26,6 +26,19 @@ pub enum TrainCommand {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Train the risk-signal head on the customer-success signal set (dev for choices
+    /// and calibration, never test); writes models/weights/signals.
+    Signals {
+        /// Where to write head.safetensors and model.json.
+        #[arg(long, default_value_os_t = undertone_models::default_signals_dir())]
+        out: PathBuf,
+        /// The model cache (the encoder's weights).
+        #[arg(long, default_value_os_t = undertone_models::default_model_dir())]
+        model_dir: PathBuf,
+        /// Only the heads on existing features (seconds), not the fine-tuned branch.
+        #[arg(long)]
+        no_branch: bool,
+    },
     /// Tune topic scoring and per-topic thresholds on the topic dev set (never test);
     /// writes models/taxonomy/thresholds.toml.
     Topics {
@@ -55,12 +68,33 @@ pub fn run(command: TrainCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TrainCommand::Topics { out, model_dir } => train_topics(&model_dir, &out),
+        TrainCommand::Signals { out, model_dir, no_branch } => train_signals(&model_dir, &out, !no_branch),
     }
+}
+
+fn train_signals(
+    model_dir: &std::path::Path,
+    out: &std::path::Path,
+    with_branch: bool,
+) -> anyhow::Result<()> {
+    use undertone_models::training::signals::{SignalTrainParams, train_signal_head};
+    let analyzer = crate::eval::load_analyzer(model_dir, None)?;
+    let outcome = train_signal_head(&analyzer, model_dir, out, &SignalTrainParams::default(), with_branch)?;
+    for (name, epoch, f1) in &outcome.candidates {
+        println!("{name:<28} best epoch {epoch:>4}  dev macro-F1 {f1:.3}");
+    }
+    let dev = &outcome.dev;
+    println!(
+        "chose {}: dev macro-F1 {:.3}, micro-F1 {:.3}, quiet on no-risk sentences {:.3}",
+        outcome.chosen, dev.macro_f1, dev.micro_f1, dev.quiet_rate
+    );
+    println!("wrote {}", out.display());
+    Ok(())
 }
 
 fn train_topics(model_dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
     use undertone_models::training::topic_thresholds::{tune_topics, write_tuning};
-    let outcome = tune_topics(&crate::eval::load_analyzer(model_dir)?)?;
+    let outcome = tune_topics(&crate::eval::load_analyzer(model_dir, None)?)?;
     let (before, after) = (&outcome.dev_before, &outcome.dev_after);
     println!("dev before: micro-F1={:.3} macro-F1={:.3}", before.micro_f1, before.macro_f1);
     println!("dev cross-validated micro-F1={:.3}", outcome.cv_micro_f1);

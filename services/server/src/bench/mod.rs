@@ -69,6 +69,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         model_dir: &config.models.dir,
         sentiment_dir: &config.models.sentiment_dir,
         taxonomy: &config.models.taxonomy,
+        signals_dir: Some(&config.models.signals_dir),
         precision: config.models.precision,
     })
     .context("loading models")?;

@@ -212,7 +212,8 @@ impl Engine {
         let before = from_ms - (to_ms - from_ms);
         let baseline = self.scroll(Self::customer_window(tenant, &accounts, &[], before, from_ms)).await?;
         let config = RiskConfig { max_evidence: evidence, ..self.risk.clone() };
-        Ok((assess_risk(&current, &baseline, to_ms, &config), embeddings))
+        let context = self.risk_context(tenant, account);
+        Ok((assess_risk(&current, &baseline, to_ms, &context, &config), embeddings))
     }
 
     async fn action_embeddings(&self) -> Result<&Vec<Vec<f32>>, ServiceError> {

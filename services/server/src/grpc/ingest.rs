@@ -284,10 +284,42 @@ impl IngestApi {
             arr_usd: account.arr_usd,
             renewal_date_ms,
             domains,
+            contacts: contacts_from_proto(&account.contacts)?,
         };
         let stored = self.engine.upsert_account(&tenant, record)?;
         Ok(account_to_proto(&stored))
     }
+}
+
+/// The account's people: a name is required, each field at most 256 characters.
+fn contacts_from_proto(contacts: &[v1::Contact]) -> Result<Vec<undertone_insights::Contact>, ServiceError> {
+    const MAX_FIELD: usize = 256;
+    const MAX_CONTACTS: usize = 500;
+    if contacts.len() > MAX_CONTACTS {
+        return Err(ServiceError::invalid("account.contacts", format!("at most {MAX_CONTACTS} contacts")));
+    }
+    contacts
+        .iter()
+        .map(|c| {
+            let fields = [("name", &c.name), ("email", &c.email), ("title", &c.title)];
+            for (field, value) in fields {
+                if value.chars().count() > MAX_FIELD {
+                    return Err(ServiceError::invalid(
+                        format!("account.contacts.{field}"),
+                        format!("longer than {MAX_FIELD} characters"),
+                    ));
+                }
+            }
+            if c.name.trim().is_empty() {
+                return Err(ServiceError::invalid("account.contacts.name", "must not be empty"));
+            }
+            Ok(undertone_insights::Contact {
+                name: c.name.trim().to_owned(),
+                email: c.email.trim().to_ascii_lowercase(),
+                title: c.title.trim().to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn account_to_proto(record: &AccountRecord) -> Account {
@@ -297,6 +329,11 @@ fn account_to_proto(record: &AccountRecord) -> Account {
         arr_usd: record.arr_usd,
         renewal_date: record.renewal_date_ms.map(timestamp_from_ms),
         domains: record.domains.clone(),
+        contacts: record
+            .contacts
+            .iter()
+            .map(|c| v1::Contact { name: c.name.clone(), email: c.email.clone(), title: c.title.clone() })
+            .collect(),
     }
 }
 

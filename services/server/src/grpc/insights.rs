@@ -76,6 +76,8 @@ impl InsightsApi {
             window: Some(window_to_proto(window.0, window.1)),
             segments_considered: report.segments_considered as u32,
             sentiment: report.sentiment.current,
+            explanation: report.explanation,
+            days_to_renewal: report.days_to_renewal,
         }
     }
 
@@ -98,6 +100,7 @@ fn reasons_to_proto(engine: &Engine, reasons: Vec<Reason>, max_evidence: usize) 
             category: category_to_proto(r.category) as i32,
             summary: r.summary,
             contribution: r.contribution,
+            strength: r.strength,
             evidence: r.evidence.iter().take(max_evidence).map(|s| evidence(engine, s, None)).collect(),
         })
         .collect()

@@ -11,7 +11,7 @@ use undertone_api::v1::{
     AnalyzeOptions, AnalyzeRequest, AnalyzeResponse, AnalyzeStreamRequest, AnalyzeStreamResponse,
     StreamError, TextAnalysis,
 };
-use undertone_api::{sentiment_to_proto, topics_to_proto};
+use undertone_api::{sentiment_to_proto, signals_to_proto, topics_to_proto};
 use undertone_models::Analysis;
 
 use super::{check_text, insert_timing, timing_to_proto};
@@ -37,6 +37,7 @@ impl SentimentApi {
                 Vec::new()
             },
             embedding: if options.include_embedding { analysis.embedding } else { Vec::new() },
+            signals: signals_to_proto(&analysis.signals),
             token_count: analysis.token_count,
             truncated: analysis.truncated,
         }
