@@ -179,8 +179,8 @@ async fn insights_on_the_sample_corpus() {
         assert!(report["reasons"].get(field).is_some(), "eval JSON lacks reasons.{field}");
     }
     assert_eq!(report["ingest"]["refused"], serde_json::json!({}), "{}", report["ingest"]);
-    // The dev set is what the thresholds were chosen on; one healthy account (Lumen, whose
-    // own product name reads as a competitor's) is still a known false positive.
+    // The dev set is what the thresholds were chosen on, so it must rank well; the bar is
+    // not 1.0, so a retrained signal model that moves one account is not a failure.
     let auc = report["ranking"]["auc_at_risk_vs_healthy"].as_f64().unwrap();
     assert!(auc >= 0.9, "{}", report["ranking"]);
     assert_eq!(report["reasons"]["high_tier_found"], 1.0, "{}", report["reasons"]);
@@ -191,7 +191,7 @@ async fn insights_on_the_sample_corpus() {
     let mut insights = InsightsServiceClient::new(channel.clone());
     let end = as_of();
 
-    // Ranking: every at-risk account at least MEDIUM and above the quiet healthy ones; the
+    // Ranking: every at-risk account at least MEDIUM and above every healthy one; the
     // resolved complaint does not keep Meridian at high risk.
     let request = v1::ListAccountsByRiskRequest { window: window(end, 90), limit: 50, min_level: 0 };
     let ranked =
@@ -201,7 +201,7 @@ async fn insights_on_the_sample_corpus() {
     let level = |id: &str| ranked.iter().find(|a| a.account_id == id).map_or(0, |a| a.level);
     for (at_risk, _) in labels.iter().filter(|(_, e)| e == "at_risk") {
         assert!(level(at_risk) >= v1::RiskLevel::Medium as i32, "{at_risk}: {ranked:?}");
-        for (healthy, _) in labels.iter().filter(|(id, e)| e == "healthy" && id != "lumen") {
+        for (healthy, _) in labels.iter().filter(|(_, e)| e == "healthy") {
             assert!(
                 score(at_risk) > score(healthy),
                 "{at_risk} {} vs {healthy} {}",

@@ -20,8 +20,9 @@
 //!   `resolved_weight x 0.5^(days since the follow-up / resolution_half_life_days)` of
 //!   its weight.
 //! - Reasons: a category with evidence mass of at least `min_mass` (problems: about two
-//!   clear, recent reports) or `intent_min_mass` (intent: one clear statement) is a reason; its strength is `1 - exp(-mass / saturation)` (per
-//!   category, so a single "we will not renew" is strong while a problem must repeat).
+//!   clear, recent reports) or `intent_min_mass` (intent: one clear statement) is a
+//!   reason; its strength is `1 - exp(-mass / saturation)` (per category, so a single
+//!   "we will not renew" is strong while a problem must repeat).
 //!   Less evidence says nothing: healthy accounts get no reasons.
 //! - Score: 0 without reasons; else `25 + 75 x (1 - prod(1 - severity x strength))`, so
 //!   LOW (< 25) means no reason, MEDIUM (25-50) one or two specific open problems, HIGH
@@ -129,8 +130,8 @@ impl Default for RiskConfig {
             unknown_role_weight: 0.5,
             contributor_weight: 0.75,
             unknown_speaker_weight: 0.85,
-            evidence_floor: 0.7,
-            min_mass: 0.8,
+            evidence_floor: 0.8,
+            min_mass: 1.0,
             intent_min_mass: 0.7,
             falling_threshold: 0.4,
             max_evidence: 3,
