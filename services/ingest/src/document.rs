@@ -26,6 +26,33 @@ impl TextOptions {
     }
 }
 
+/// Largest title (an email subject, a ticket subject), in bytes: a title is a line, and a
+/// megabyte "subject" would otherwise become a thousand segments.
+pub const MAX_TITLE_BYTES: usize = 4 * 1024;
+
+/// Most segments one document may become (a 64 KB body is about 1,000 sentences).
+pub const MAX_SEGMENTS_PER_DOCUMENT: usize = 10_000;
+
+/// Refuses a title over [`MAX_TITLE_BYTES`].
+pub(crate) fn check_title(field: &'static str, title: &str) -> Result<(), IngestError> {
+    if title.len() > MAX_TITLE_BYTES {
+        return Err(IngestError::invalid(
+            field,
+            format!("is {} bytes, the limit is {MAX_TITLE_BYTES}", title.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a document that became more than [`MAX_SEGMENTS_PER_DOCUMENT`] segments.
+pub(crate) fn check_segment_count(field: &'static str, segments: &[Segment]) -> Result<(), IngestError> {
+    if segments.len() > MAX_SEGMENTS_PER_DOCUMENT {
+        let reason = format!("makes {} segments, the limit is {MAX_SEGMENTS_PER_DOCUMENT}", segments.len());
+        return Err(IngestError::invalid(field, reason));
+    }
+    Ok(())
+}
+
 /// Why a document was refused; `field` names the request field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {

@@ -15,7 +15,7 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::document::{Part, push_sentences};
+use crate::document::{Part, check_segment_count, check_title, push_sentences};
 use crate::{IngestError, TextOptions, html, quoting};
 
 /// One email, parsed and cleaned.
@@ -231,6 +231,7 @@ pub fn segment_email(
     fallback_part: &str,
     options: &TextOptions,
 ) -> Result<Vec<Segment>, IngestError> {
+    check_title("raw_message.subject", &email.subject)?;
     let speaker = email.speaker();
     let mut segments = Vec::new();
     if !email.is_reply() && !email.subject.is_empty() {
@@ -244,6 +245,7 @@ pub fn segment_email(
     if segments.is_empty() {
         return Err(IngestError::invalid("raw_message.body", "has no words to analyze"));
     }
+    check_segment_count("raw_message.body", &segments)?;
     Ok(segments)
 }
 

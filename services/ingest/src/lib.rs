@@ -19,7 +19,9 @@ mod thread;
 mod ticket;
 mod transcript;
 
-pub use document::{IngestError, PlainMessage, TextOptions, segment_message};
+pub use document::{
+    IngestError, MAX_SEGMENTS_PER_DOCUMENT, MAX_TITLE_BYTES, PlainMessage, TextOptions, segment_message,
+};
 pub use email::{Email, EmailLimits, parse_email, segment_email};
 pub use html::{decode_entities, html_to_text};
 pub use mbox::{MboxMessage, split_mbox};
@@ -28,5 +30,7 @@ pub use redact::{RedactionConfig, Redactor, iban_valid, luhn_valid};
 pub use roles::RoleDirectory;
 pub use segment::{MAX_SEGMENT_CHARS, SentenceSpan, split_sentences};
 pub use thread::{drop_repeated, normalized, thread_order};
-pub use ticket::{Person, Ticket, TicketComment, parse_ticket_json, parse_timestamp, segment_ticket};
+pub use ticket::{
+    MAX_TICKET_COMMENTS, Person, Ticket, TicketComment, parse_ticket_json, parse_timestamp, segment_ticket,
+};
 pub use transcript::{Transcript, TranscriptFormat, Utterance, parse_transcript, segment_transcript};

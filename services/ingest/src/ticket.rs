@@ -13,8 +13,12 @@
 use serde::{Deserialize, Serialize};
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::document::{Part, push_sentences};
+use crate::document::{Part, check_segment_count, check_title, push_sentences};
 use crate::{IngestError, TextOptions};
+
+/// Most comments one ticket may have: a longer thread is an export error or an attack,
+/// and would hold the model queue for minutes.
+pub const MAX_TICKET_COMMENTS: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Person {
@@ -83,9 +87,13 @@ pub fn parse_ticket_json(bytes: &[u8]) -> Result<Ticket, IngestError> {
 
 /// Milliseconds since the epoch of an RFC 3339 timestamp.
 pub fn parse_timestamp(field: &'static str, raw: &str) -> Result<i64, IngestError> {
-    chrono::DateTime::parse_from_rfc3339(raw.trim())
+    let ms = chrono::DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.timestamp_millis())
-        .map_err(|e| IngestError::invalid(field, format!("{raw:?} is not an RFC 3339 timestamp: {e}")))
+        .map_err(|e| IngestError::invalid(field, format!("{raw:?} is not an RFC 3339 timestamp: {e}")))?;
+    if ms < 0 {
+        return Err(IngestError::invalid(field, format!("{raw:?} is before 1970")));
+    }
+    Ok(ms)
 }
 
 fn role_of(comment: &TicketComment) -> SpeakerRole {
@@ -109,6 +117,11 @@ pub fn segment_ticket(ticket: &Ticket, options: &TextOptions) -> Result<Vec<Segm
     if ticket.comments.is_empty() {
         return Err(IngestError::invalid("comments", "a ticket needs at least one comment"));
     }
+    if ticket.comments.len() > MAX_TICKET_COMMENTS {
+        let reason = format!("{} comments, the limit is {MAX_TICKET_COMMENTS}", ticket.comments.len());
+        return Err(IngestError::invalid("comments", reason));
+    }
+    check_title("subject", &ticket.subject)?;
     let opened = ticket.created_at.as_deref().map(|t| parse_timestamp("created_at", t)).transpose()?;
     let mut segments = Vec::new();
     let requester = Part {
@@ -145,6 +158,7 @@ pub fn segment_ticket(ticket: &Ticket, options: &TextOptions) -> Result<Vec<Segm
     if segments.is_empty() {
         return Err(IngestError::invalid("comments.body", "no comment has words to analyze"));
     }
+    check_segment_count("comments.body", &segments)?;
     Ok(segments)
 }
 
@@ -190,5 +204,22 @@ mod tests {
                 .starts_with("comments.created_at:")
         );
         assert!(parse_ticket_json(b"{").unwrap_err().to_string().starts_with("ticket_json:"));
+        assert!(
+            err(r#"{"ticket_id": "T", "comments": [{"id": "c", "body": "x", "created_at": "1969-12-31T23:59:59Z"}]}"#)
+                .starts_with("comments.created_at:")
+        );
+    }
+
+    #[test]
+    fn oversized_tickets_are_refused_before_any_model_work() {
+        let options = TextOptions::default();
+        let mut ticket = parse_ticket_json(TICKET.as_bytes()).unwrap();
+        ticket.subject = "Export broken. ".repeat(1_000);
+        assert!(segment_ticket(&ticket, &options).unwrap_err().to_string().starts_with("subject:"));
+        let mut ticket = parse_ticket_json(TICKET.as_bytes()).unwrap();
+        ticket.comments = vec![ticket.comments[0].clone(); MAX_TICKET_COMMENTS + 1];
+        assert!(segment_ticket(&ticket, &options).unwrap_err().to_string().starts_with("comments:"));
+        ticket.comments.truncate(MAX_TICKET_COMMENTS);
+        assert!(segment_ticket(&ticket, &options).is_ok());
     }
 }

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::document::{Part, push_sentences};
+use crate::document::{Part, check_segment_count, push_sentences};
 use crate::{IngestError, TextOptions, html};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -447,6 +447,7 @@ pub fn segment_transcript(
     if segments.is_empty() {
         return Err(invalid("has no words to analyze"));
     }
+    check_segment_count("content", &segments)?;
     Ok(segments)
 }
 
