@@ -123,6 +123,21 @@ async fn ingest_search_explain_restart_delete() {
     let hits = insights.search_evidence(scoped(search("we may not renew"))).await.unwrap().into_inner().hits;
     assert_eq!(hits.len(), before);
 
+    // The same new document sent twice at once is stored once: one CREATED, one UNCHANGED.
+    let race = || {
+        message(
+            "race",
+            "race-1",
+            "The export has been missing columns since Tuesday.",
+            v1::SpeakerRole::Customer,
+        )
+    };
+    let (mut a, mut b) = (ingest.clone(), ingest.clone());
+    let (first, second) = tokio::join!(a.ingest_message(scoped(race())), b.ingest_message(scoped(race())));
+    let mut statuses = [first.unwrap().into_inner().status, second.unwrap().into_inner().status];
+    statuses.sort();
+    assert_eq!(statuses, [v1::IngestStatus::Created as i32, v1::IngestStatus::Unchanged as i32]);
+
     // Sentiment over gRPC, unary and streaming.
     sentiment_scores(SentimentServiceClient::new(channel.clone())).await;
 
@@ -179,6 +194,57 @@ async fn bad_input_is_refused(
     expect_invalid(ingest.ingest_ticket(scoped(bad_ticket)).await, "ticket_json").await;
     let no_query = SearchEvidenceRequest::default();
     expect_invalid(insights.search_evidence(scoped(no_query)).await, "query").await;
+    let nan = SearchEvidenceRequest { min_relevance: f32::NAN, ..search("exports") };
+    expect_invalid(insights.search_evidence(scoped(nan)).await, "min_relevance").await;
+    hostile_windows_and_tickets(ingest, insights).await;
+}
+
+/// Windows far in the past or future once overflowed the baseline arithmetic (a panic,
+/// CANCELLED); a structured ticket took any time and role that IngestMessage refuses.
+async fn hostile_windows_and_tickets(
+    ingest: &mut IngestServiceClient<tonic::transport::Channel>,
+    insights: &mut InsightsServiceClient<tonic::transport::Channel>,
+) {
+    let at = |seconds: i64| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    for (start, end, field) in [
+        (at(i64::MIN / 2), at(0), "window.start"),
+        (at(-86_400), at(86_400), "window.start"),
+        (None, at(i64::MAX / 4), "window.end"),
+        (at(0), at(1 << 40), "window.end"),
+    ] {
+        let request = GetAccountRiskRequest {
+            account_id: ACCOUNT.into(),
+            window: Some(v1::TimeWindow { start, end }),
+            max_evidence: 0,
+        };
+        expect_invalid(insights.get_account_risk(scoped(request)).await, field).await;
+    }
+    let ticket = |comment: v1::TicketComment| IngestTicketRequest {
+        account_id: ACCOUNT.into(),
+        ticket_source: Some(ingest_ticket_request::TicketSource::Ticket(v1::Ticket {
+            ticket_id: "hostile-1".into(),
+            subject: "Export broken".into(),
+            comments: vec![comment],
+            ..Default::default()
+        })),
+    };
+    let comment = || v1::TicketComment {
+        id: "c-1".into(),
+        author: "Dana Lee".into(),
+        author_role: v1::SpeakerRole::Customer as i32,
+        public: true,
+        body: "The export fails.".into(),
+        created_at: at(1_790_000_000),
+    };
+    let far = v1::TicketComment { created_at: at(1 << 62), ..comment() };
+    expect_invalid(ingest.ingest_ticket(scoped(ticket(far))).await, "ticket.comments.created_at").await;
+    let role = v1::TicketComment { author_role: 99, ..comment() };
+    expect_invalid(ingest.ingest_ticket(scoped(ticket(role))).await, "ticket.comments.author_role").await;
+    let mut long = ticket(comment());
+    if let Some(ingest_ticket_request::TicketSource::Ticket(t)) = &mut long.ticket_source {
+        t.subject = "Export broken. ".repeat(100_000);
+    }
+    expect_invalid(ingest.ingest_ticket(scoped(long)).await, "subject").await;
 }
 
 async fn sentiment_scores(mut client: SentimentServiceClient<tonic::transport::Channel>) {
@@ -380,6 +446,27 @@ async fn emails_and_calls_are_cited_by_speaker_and_moment() {
     ingest.delete_account(scoped(DeleteAccountRequest { account_id: ACCOUNT.into() })).await.unwrap();
     let hits = search_hits(&mut insights, search_in(ACCOUNT, "renew", &[])).await;
     assert!(hits.is_empty(), "{hits:?}");
+
+    // Erasure covers what the insights remembered of the account (name, ARR): new data
+    // under the same id is an unknown account, before any restart.
+    for (i, text) in [
+        "The corrected invoice still has not arrived and our payment is on hold.",
+        "We are still waiting for a corrected invoice before we can release payment.",
+        "Accounts payable has put the invoice on hold until it is corrected.",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut again = message(ACCOUNT, &format!("after-erasure-{i}"), text, v1::SpeakerRole::Customer);
+        again.sent_at = Some(prost_types::Timestamp { seconds: 1_790_703_900, nanos: 0 });
+        ingest.ingest_message(scoped(again)).await.unwrap();
+    }
+    let request = v1::GetThemesRequest { window: Some(corpus_window()), ..Default::default() };
+    let themes = insights.get_themes(scoped(request)).await.unwrap().into_inner().themes;
+    let affected: Vec<&v1::AffectedAccount> =
+        themes.iter().flat_map(|t| &t.accounts).filter(|a| a.account_id == ACCOUNT).collect();
+    assert!(!affected.is_empty(), "the invoice complaints form a theme: {themes:?}");
+    assert!(affected.iter().all(|a| a.name == ACCOUNT && a.arr_usd == 0.0), "{affected:?}");
     server.stop();
 }
 
@@ -397,6 +484,10 @@ async fn emails_and_calls_bad_input(ingest: &mut IngestServiceClient<tonic::tran
     let mut huge = b"From: dana.lee@northwind-logistics.com\n\n".to_vec();
     huge.resize(20 * 1024 * 1024, b'a');
     expect_invalid(ingest.ingest_email(scoped(raw(&huge))).await, "raw_message").await;
+    let mut long_subject = b"From: dana.lee@northwind-logistics.com\nSubject: ".to_vec();
+    long_subject.extend("Exports fail again. ".repeat(50_000).as_bytes());
+    long_subject.extend(b"\n\nHello there.\n");
+    expect_invalid(ingest.ingest_email(scoped(raw(&long_subject))).await, "raw_message.subject").await;
     let bad_date = b"From: dana.lee@northwind-logistics.com\nDate: the 35th of Octember\n\nHello there.\n";
     expect_invalid(ingest.ingest_email(scoped(raw(bad_date))).await, "raw_message.date").await;
 

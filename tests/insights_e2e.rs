@@ -210,6 +210,16 @@ async fn insights_on_the_sample_corpus() {
             );
         }
     }
+    // More evidence when asked: the reason keeps every item up to max_evidence, not the
+    // configured default of 3 cut again.
+    let request = v1::GetAccountRiskRequest {
+        account_id: "northwind".into(),
+        window: window(end, 90),
+        max_evidence: 6,
+    };
+    let northwind = insights.get_account_risk(scoped(CORPUS_TENANT, request)).await.unwrap().into_inner();
+    let most = northwind.reasons.iter().map(|r| r.evidence.len()).max().unwrap_or(0);
+    assert!(most > 3 && most <= 6, "max_evidence 6 gave {most} items: {northwind:?}");
     let meridian = ranked.iter().find(|a| a.account_id == "meridian").unwrap();
     assert!(meridian.level < v1::RiskLevel::High as i32, "meridian: {meridian:?}");
     for evidence in ranked.iter().flat_map(|a| &a.reasons).flat_map(|r| &r.evidence) {

@@ -256,13 +256,22 @@ impl Engine {
                 embedding: analysis.embedding,
             })
             .collect();
-        let (key, account) = (doc.key, doc.account);
-        let outcome = {
+        let (key, account, hash) = (doc.key, doc.account, doc.content_hash);
+        let (status, outcome) = {
             let _write = self.writes.lock().await;
-            self.blocking(move |s| s.upsert_document(&key, &account, &records)).await?
+            // Read again under the lock: a concurrent send of the same document may have
+            // stored it while this one was analyzed, and then this one changes nothing.
+            let read_key = key.clone();
+            let current = self.blocking(move |s| s.document_hash(&read_key)).await?;
+            if current.as_deref() == Some(hash.as_str()) {
+                let filter = document_filter(&key);
+                let stored = self.blocking(move |s| s.count(&filter)).await?;
+                return Ok(IngestOutcome { status: IngestStatus::Unchanged, stored, removed: 0, timing });
+            }
+            let status = if current.is_some() { IngestStatus::Replaced } else { IngestStatus::Created };
+            (status, self.blocking(move |s| s.upsert_document(&key, &account, &records)).await?)
         };
         self.durable().await?;
-        let status = if previous.is_some() { IngestStatus::Replaced } else { IngestStatus::Created };
         Ok(IngestOutcome { status, stored: outcome.written, removed: outcome.removed, timing })
     }
 
@@ -275,12 +284,17 @@ impl Engine {
         Ok(removed)
     }
 
+    /// Erases an account: its segments, its metadata (registry) and what the insights
+    /// remember of it (name, ARR), so nothing of it is served again before a restart.
     pub async fn delete_account(&self, tenant: TenantId, account: AccountId) -> Result<u64, ServiceError> {
         let removed = {
             let _write = self.writes.lock().await;
-            self.blocking(move |s| s.delete_account(&tenant, &account)).await?
+            let (t, a) = (tenant.clone(), account.clone());
+            self.blocking(move |s| s.delete_account(&t, &a)).await?
         };
         self.durable().await?;
+        self.accounts.remove(&tenant, &account)?;
+        self.forget_account_profile(&tenant, &account);
         Ok(removed)
     }
 
@@ -320,6 +334,7 @@ impl Engine {
         account: AccountId,
         from_ms: i64,
         to_ms: i64,
+        max_evidence: usize,
     ) -> Result<RiskReport, ServiceError> {
         let window = |from, to| SegmentFilter {
             roles: vec![SpeakerRole::Customer, SpeakerRole::Unknown],
@@ -329,7 +344,8 @@ impl Engine {
         };
         let current = self.scroll(window(from_ms, to_ms)).await?;
         let baseline = self.scroll(window(from_ms - (to_ms - from_ms), from_ms)).await?;
-        Ok(assess_risk(&current, &baseline, to_ms, &self.risk_context(&tenant, &account), &self.risk))
+        let config = RiskConfig { max_evidence, ..self.risk.clone() };
+        Ok(assess_risk(&current, &baseline, to_ms, &self.risk_context(&tenant, &account), &config))
     }
 
     /// What the registry knows of the account for its risk (renewal date, people).

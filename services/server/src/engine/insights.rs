@@ -100,6 +100,14 @@ impl Engine {
         accounts.entry(tenant.clone()).or_default().insert(account.clone(), profile);
     }
 
+    /// Forgets an erased account's name and ARR.
+    pub(super) fn forget_account_profile(&self, tenant: &TenantId, account: &AccountId) {
+        let mut accounts = self.insights.accounts.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = accounts.get_mut(tenant) {
+            known.remove(account);
+        }
+    }
+
     /// The tenant's known account profiles.
     pub fn account_profiles(&self, tenant: &TenantId) -> BTreeMap<AccountId, AccountProfile> {
         let accounts = self.insights.accounts.read().unwrap_or_else(PoisonError::into_inner);

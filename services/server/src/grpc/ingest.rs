@@ -161,7 +161,7 @@ impl IngestApi {
     ) -> Result<IngestResponse, ServiceError> {
         let account = account_id("account_id", &request.account_id)?;
         let ticket = match request.ticket_source {
-            Some(v1::ingest_ticket_request::TicketSource::Ticket(ticket)) => ticket_from_proto(ticket),
+            Some(v1::ingest_ticket_request::TicketSource::Ticket(ticket)) => ticket_from_proto(ticket)?,
             Some(v1::ingest_ticket_request::TicketSource::TicketJson(bytes)) => parse_ticket_json(&bytes)?,
             None => return Err(ServiceError::invalid("ticket_source", "set ticket or ticket_json")),
         };
@@ -451,9 +451,7 @@ impl IngestService for IngestApi {
     ) -> Result<Response<DeleteResponse>, Status> {
         let tenant = tenant_of(&request)?;
         let account = account_id("account_id", &request.get_ref().account_id)?;
-        let segments_deleted = self.engine.delete_account(tenant.clone(), account.clone()).await?;
-        // Erasure covers the account's metadata too.
-        self.engine.account_registry().remove(&tenant, &account)?;
+        let segments_deleted = self.engine.delete_account(tenant, account).await?;
         Ok(Response::new(DeleteResponse { segments_deleted }))
     }
 
@@ -479,35 +477,50 @@ fn bulk_external_id(request: &BulkIngestRequest) -> String {
     }
 }
 
-/// A structured ticket from the API, in the shape the export parser produces.
-fn ticket_from_proto(ticket: v1::Ticket) -> Ticket {
-    let rfc3339 = |t: Option<prost_types::Timestamp>| {
-        t.and_then(|t| chrono::DateTime::from_timestamp_millis(timestamp_to_ms(&t))).map(|t| t.to_rfc3339())
+/// A structured ticket from the API, in the shape the export parser produces; times and
+/// roles are checked as IngestMessage checks them.
+fn ticket_from_proto(ticket: v1::Ticket) -> Result<Ticket, ServiceError> {
+    let rfc3339 = |field: &str, t: Option<prost_types::Timestamp>| -> Result<Option<String>, ServiceError> {
+        let Some(t) = t else { return Ok(None) };
+        let ms = checked_ms(field, &t)?;
+        let time = chrono::DateTime::from_timestamp_millis(ms)
+            .ok_or_else(|| ServiceError::invalid(field, "is out of range"))?;
+        Ok(Some(time.to_rfc3339()))
     };
     let person = |name: String| Person { name, email: String::new() };
-    Ticket {
+    let comments = ticket
+        .comments
+        .into_iter()
+        .map(|c| {
+            let author_role = match role_from_proto(c.author_role) {
+                Some(SpeakerRole::Customer) => "customer",
+                Some(SpeakerRole::Internal) => "agent",
+                Some(SpeakerRole::Unknown) => "",
+                None => {
+                    return Err(ServiceError::invalid(
+                        "ticket.comments.author_role",
+                        format!("unknown role {}", c.author_role),
+                    ));
+                }
+            };
+            Ok(TicketComment {
+                id: c.id,
+                author: person(c.author),
+                author_role: author_role.into(),
+                public: c.public,
+                created_at: rfc3339("ticket.comments.created_at", c.created_at)?,
+                body: c.body,
+            })
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    Ok(Ticket {
         ticket_id: ticket.ticket_id,
         subject: ticket.subject,
         status: ticket.status,
         priority: ticket.priority,
-        created_at: rfc3339(ticket.created_at),
+        created_at: rfc3339("ticket.created_at", ticket.created_at)?,
         requester: person(String::new()),
         tags: ticket.tags,
-        comments: ticket
-            .comments
-            .into_iter()
-            .map(|c| TicketComment {
-                id: c.id,
-                author: person(c.author),
-                author_role: match role_from_proto(c.author_role) {
-                    Some(SpeakerRole::Customer) => "customer".into(),
-                    Some(SpeakerRole::Internal) => "agent".into(),
-                    _ => String::new(),
-                },
-                public: c.public,
-                created_at: rfc3339(c.created_at),
-                body: c.body,
-            })
-            .collect(),
-    }
+        comments,
+    })
 }

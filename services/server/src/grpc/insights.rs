@@ -88,7 +88,8 @@ impl InsightsApi {
         window: (i64, i64),
         max_evidence: usize,
     ) -> Result<AccountRisk, ServiceError> {
-        let report = self.engine.account_risk(tenant, account.clone(), window.0, window.1).await?;
+        let report =
+            self.engine.account_risk(tenant, account.clone(), window.0, window.1, max_evidence).await?;
         Ok(self.risk_to_proto(&account, report, window, max_evidence))
     }
 }
@@ -278,7 +279,13 @@ async fn watch_loop(
                 return;
             }
             let report = match engine
-                .account_risk(tenant.clone(), account.clone(), now - RISK_WINDOW_DAYS * DAY_MS, now)
+                .account_risk(
+                    tenant.clone(),
+                    account.clone(),
+                    now - RISK_WINDOW_DAYS * DAY_MS,
+                    now,
+                    engine.risk_config().max_evidence,
+                )
                 .await
             {
                 Ok(report) => report,
@@ -354,7 +361,7 @@ impl InsightsService for InsightsApi {
         let account = account_id("account_id", &request.account_id)?;
         let window = window_ms(request.window.as_ref(), RISK_WINDOW_DAYS)?;
         let max_evidence = match request.max_evidence {
-            0 => 3,
+            0 => self.engine.risk_config().max_evidence,
             n @ 1..=10 => n as usize,
             _ => return Err(ServiceError::invalid("max_evidence", "must be 1 to 10").into()),
         };
@@ -371,7 +378,8 @@ impl InsightsService for InsightsApi {
         let limit = if request.limit == 0 { 50 } else { request.limit as usize };
         let mut accounts = Vec::new();
         for account in self.engine.accounts(tenant.clone()).await? {
-            let risk = self.risk(tenant.clone(), account, window, 3).await?;
+            let risk =
+                self.risk(tenant.clone(), account, window, self.engine.risk_config().max_evidence).await?;
             if risk.level >= request.min_level {
                 accounts.push(risk);
             }
@@ -501,6 +509,9 @@ impl InsightsService for InsightsApi {
             to_ms,
             ..SegmentFilter::tenant(tenant)
         };
+        if !(-1.0..=1.0).contains(&request.min_relevance) {
+            return Err(ServiceError::invalid("min_relevance", "must be a number from -1 to 1").into());
+        }
         let min_score = (request.min_relevance != 0.0).then_some(request.min_relevance);
         let found = self.engine.search(&request.query, filter, limit, min_score).await?;
         let hits = found.iter().map(|s| evidence_from_segment(s, |id| self.engine.topic_label(id))).collect();

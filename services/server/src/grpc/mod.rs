@@ -47,11 +47,26 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The latest instant a window may reach: 2200-01-01T00:00:00Z.
+const LATEST_MS: i64 = 7_258_118_400_000;
+
 /// A request window as `[from_ms, to_ms)`: the end defaults to now, the start to
-/// `default_days` before the end.
+/// `default_days` before the end. Both must lie in 1970..2200, so the arithmetic on
+/// windows (the baseline before it, buckets) cannot overflow.
 pub fn window_ms(window: Option<&v1::TimeWindow>, default_days: i64) -> Result<(i64, i64), ServiceError> {
-    let end = window.and_then(|w| w.end.as_ref()).map_or_else(now_ms, timestamp_to_ms);
-    let start = window.and_then(|w| w.start.as_ref()).map_or(end - default_days * DAY_MS, timestamp_to_ms);
+    let in_range = |field: &str, ms: i64| {
+        if (0..=LATEST_MS).contains(&ms) {
+            Ok(ms)
+        } else {
+            Err(ServiceError::invalid(field, "must lie between 1970-01-01 and 2200-01-01"))
+        }
+    };
+    let end =
+        in_range("window.end", window.and_then(|w| w.end.as_ref()).map_or_else(now_ms, timestamp_to_ms))?;
+    let start = match window.and_then(|w| w.start.as_ref()) {
+        Some(start) => in_range("window.start", timestamp_to_ms(start))?,
+        None => end.saturating_sub(default_days.saturating_mul(DAY_MS)).max(0),
+    };
     if start >= end {
         return Err(ServiceError::invalid("window", "start must be before end"));
     }
