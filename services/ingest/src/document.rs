@@ -114,13 +114,14 @@ pub(crate) struct Part<'a> {
 /// those already there. Offsets are into the redacted text: the part's cleaned text.
 pub(crate) fn push_sentences(segments: &mut Vec<Segment>, part: &Part<'_>, text: &str, redactor: &Redactor) {
     let text = redactor.redact(text);
+    let speaker = part.speaker.as_deref().map(|s| redactor.redact_speaker(s));
     let chars: Vec<char> = text.chars().collect();
     for span in split_sentences(&text) {
         segments.push(Segment {
             index: segments.len() as u32,
             part: part.id.to_owned(),
             text: chars[span.start..span.end].iter().collect(),
-            speaker: part.speaker.clone(),
+            speaker: speaker.clone(),
             role: part.role,
             timestamp_ms: part.at,
             media_offset_ms: part.offset_ms,

@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(texts, ["Export broken", "The CSV export fails.", "Again.", "Escalating to engineering."]);
         assert_eq!(segments[1].part, "c-1");
         assert_eq!(segments[1].role, SpeakerRole::Customer);
-        assert_eq!(segments[0].speaker.as_deref(), Some("Dana Lee <dana@northwind.test>"));
+        assert_eq!(segments[0].speaker.as_deref(), Some("Dana Lee <[EMAIL]>"));
         assert_eq!(segments[3].role, SpeakerRole::Internal);
         assert_eq!(segments[3].timestamp_ms, Some(1_791_039_600_000));
         assert_eq!(segments.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 1, 2, 3]);

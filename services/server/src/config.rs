@@ -244,6 +244,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("environment variable {name}: {reason}")]
     Env { name: &'static str, reason: String },
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Config {
@@ -255,6 +257,7 @@ impl Config {
             None => Self::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.redaction.validate().map_err(ConfigError::Invalid)?;
         Ok(config)
     }
 
