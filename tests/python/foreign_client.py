@@ -86,6 +86,21 @@ def main() -> None:
             except grpc.RpcError as err:
                 checks.append(("a call without tenant is refused",
                                err.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-tenant-id" in err.details()))
+
+            # Bytes that are not protobuf, and a string field that is not UTF-8, are the
+            # caller's fault: INVALID_ARGUMENT, and the server keeps serving.
+            raw = channel.unary_unary("/undertone.v1.IngestService/IngestMessage",
+                                      request_serializer=lambda b: b, response_deserializer=lambda b: b)
+            for name, payload in [("bytes that are not protobuf", b"\xff\xff\xff\xff"),
+                                  ("a string field that is not UTF-8", b"\x0a\x02\xff\xfe")]:
+                try:
+                    raw(payload, metadata=TENANT)
+                    checks.append((f"refused as INVALID_ARGUMENT: {name}", False))
+                except grpc.RpcError as err:
+                    checks.append((f"refused as INVALID_ARGUMENT: {name}",
+                                   err.code() == grpc.StatusCode.INVALID_ARGUMENT and "request:" in err.details()))
+            again = insights.SearchEvidence(insights_pb2.SearchEvidenceRequest(query="billing mistake"), metadata=TENANT)
+            checks.append(("the server serves after hostile bytes", len(again.hits) == 1))
         finally:
             proc.terminate()
             proc.wait(timeout=30)

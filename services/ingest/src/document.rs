@@ -33,6 +33,20 @@ pub const MAX_TITLE_BYTES: usize = 4 * 1024;
 /// Most segments one document may become (a 64 KB body is about 1,000 sentences).
 pub const MAX_SEGMENTS_PER_DOCUMENT: usize = 10_000;
 
+/// Largest speaker field (a name with an address), in bytes.
+pub const MAX_SPEAKER_BYTES: usize = 512;
+
+/// Refuses a speaker field over [`MAX_SPEAKER_BYTES`].
+pub(crate) fn check_speaker(field: &'static str, speaker: Option<&str>) -> Result<(), IngestError> {
+    match speaker {
+        Some(s) if s.len() > MAX_SPEAKER_BYTES => Err(IngestError::invalid(
+            field,
+            format!("is {} bytes, the limit is {MAX_SPEAKER_BYTES}", s.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses a title over [`MAX_TITLE_BYTES`].
 pub(crate) fn check_title(field: &'static str, title: &str) -> Result<(), IngestError> {
     if title.len() > MAX_TITLE_BYTES {
@@ -78,6 +92,7 @@ pub struct PlainMessage {
 /// Splits a plain message into sentence segments, redacted; `max_text_bytes` bounds the text.
 pub fn segment_message(message: &PlainMessage, options: &TextOptions) -> Result<Vec<Segment>, IngestError> {
     let text = message.text.as_str();
+    check_speaker("speaker", message.speaker.as_deref())?;
     let max_bytes = options.max_text_bytes;
     if text.len() > max_bytes {
         return Err(IngestError::invalid(
@@ -160,6 +175,13 @@ mod tests {
             assert_eq!(s.role, SpeakerRole::Customer);
         }
         assert_eq!(segments[1].index, 1);
+    }
+
+    #[test]
+    fn refuses_an_oversized_speaker() {
+        let msg = PlainMessage { speaker: Some("D".repeat(MAX_SPEAKER_BYTES + 1)), ..message("Fine.") };
+        let err = segment_message(&msg, &TextOptions::default()).unwrap_err().to_string();
+        assert!(err.starts_with("speaker:"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::document::{Part, check_segment_count, check_title, push_sentences};
+use crate::document::{Part, check_segment_count, check_speaker, check_title, push_sentences};
 use crate::{IngestError, TextOptions, html, quoting};
 
 /// One email, parsed and cleaned.
@@ -233,6 +233,7 @@ pub fn segment_email(
 ) -> Result<Vec<Segment>, IngestError> {
     check_title("raw_message.subject", &email.subject)?;
     let speaker = email.speaker();
+    check_speaker("raw_message.from", speaker.as_deref())?;
     let mut segments = Vec::new();
     if !email.is_reply() && !email.subject.is_empty() {
         let subject =

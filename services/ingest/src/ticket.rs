@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::document::{Part, check_segment_count, check_title, push_sentences};
+use crate::document::{Part, check_segment_count, check_speaker, check_title, push_sentences};
 use crate::{IngestError, TextOptions};
 
 /// Most comments one ticket may have: a longer thread is an export error or an attack,
@@ -124,6 +124,7 @@ pub fn segment_ticket(ticket: &Ticket, options: &TextOptions) -> Result<Vec<Segm
     check_title("subject", &ticket.subject)?;
     let opened = ticket.created_at.as_deref().map(|t| parse_timestamp("created_at", t)).transpose()?;
     let mut segments = Vec::new();
+    check_speaker("requester", ticket.requester.display().as_deref())?;
     let requester = Part {
         id: "subject",
         speaker: ticket.requester.display(),
@@ -146,9 +147,11 @@ pub fn segment_ticket(ticket: &Ticket, options: &TextOptions) -> Result<Vec<Segm
         }
         let at =
             comment.created_at.as_deref().map(|t| parse_timestamp("comments.created_at", t)).transpose()?;
+        let author = comment.author.display();
+        check_speaker("comments.author", author.as_deref())?;
         let part = Part {
             id: &comment.id,
-            speaker: comment.author.display(),
+            speaker: author,
             role: role_of(comment),
             at: at.or(opened),
             offset_ms: None,

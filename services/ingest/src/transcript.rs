@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use undertone_core::{Segment, SpeakerRole};
 
-use crate::document::{Part, check_segment_count, push_sentences};
+use crate::document::{Part, check_segment_count, check_speaker, push_sentences};
 use crate::{IngestError, TextOptions, html};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -433,6 +433,7 @@ pub fn segment_transcript(
                 options.max_text_bytes
             )));
         }
+        check_speaker("content", u.speaker.as_deref())?;
         let role = u.speaker.as_ref().and_then(|s| roles.get(s)).copied().unwrap_or(SpeakerRole::Unknown);
         let offset = i64::try_from(u.start_ms).unwrap_or(i64::MAX);
         let part = Part {

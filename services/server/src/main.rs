@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod call_hook;
 mod config;
 mod demo;
 mod engine;

@@ -1,17 +1,16 @@
 //! Prometheus metrics: a tower layer that counts and times every gRPC call by method and
 //! status code, served as text on `GET /metrics`.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use undertone_models::Batcher;
+
+use crate::call_hook::{CallHook, HookLayer};
 
 pub struct Metrics {
     registry: Registry,
@@ -107,66 +106,33 @@ pub async fn serve(metrics: Arc<Metrics>, addr: SocketAddr) -> std::io::Result<(
     axum::serve(listener, app).await
 }
 
+/// Records every call's method, status and duration.
 #[derive(Clone)]
-pub struct MetricsLayer {
+pub struct MetricsHook {
     metrics: Arc<Metrics>,
 }
 
-impl MetricsLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
+/// The layer that feeds [`Metrics`].
+pub type MetricsLayer = HookLayer<MetricsHook>;
+
+pub fn metrics_layer(metrics: Arc<Metrics>) -> MetricsLayer {
+    HookLayer(MetricsHook { metrics })
 }
 
-impl<S> tower_layer::Layer<S> for MetricsLayer {
-    type Service = MetricsService<S>;
+impl CallHook for MetricsHook {
+    type Seen = (String, Instant);
 
-    fn layer(&self, inner: S) -> Self::Service {
-        MetricsService { inner, metrics: self.metrics.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct MetricsService<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, R> tower_service::Service<http::Request<B>> for MetricsService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn before<B>(&self, request: &http::Request<B>) -> Self::Seen {
+        (request.uri().path().to_owned(), Instant::now())
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
-        // The ready service handles this call; a fresh clone takes its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let metrics = self.metrics.clone();
-        let started = Instant::now();
-        Box::pin(async move {
-            let response = inner.call(request).await;
-            let code = match &response {
-                // Errors come back "trailers-only", with the status in the headers.
-                Ok(r) => {
-                    r.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_owned()
-                }
-                Err(_) => "transport".to_owned(),
-            };
-            metrics.record(&method, &code, started.elapsed().as_secs_f64());
-            response
-        })
+    fn after<R>(&self, (method, started): Self::Seen, response: Option<&mut http::Response<R>>) {
+        let code = match response {
+            // Errors come back "trailers-only", with the status in the headers.
+            Some(r) => r.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_owned(),
+            None => "transport".to_owned(),
+        };
+        self.metrics.record(&method, &code, started.elapsed().as_secs_f64());
     }
 }
 

@@ -13,8 +13,8 @@ use undertone_models::{Analyzer, AnalyzerOptions, Batcher};
 use crate::accounts::AccountRegistry;
 use crate::config::Config;
 use crate::engine::{Engine, IngestSettings, InsightsState};
-use crate::grpc::{IngestApi, InsightsApi, SentimentApi};
-use crate::metrics::{Metrics, MetricsLayer};
+use crate::grpc::{IngestApi, InsightsApi, SentimentApi, decode_errors_layer};
+use crate::metrics::{Metrics, metrics_layer};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
@@ -92,7 +92,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %local, "undertone listening");
     println!("undertone listening on {local}");
     Server::builder()
-        .layer(MetricsLayer::new(metrics))
+        .layer(metrics_layer(metrics))
+        .layer(decode_errors_layer())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -1,10 +1,12 @@
 //! The tonic services: they validate and translate requests, call the engine, and
 //! translate back. No business logic lives here.
 
+mod decode_errors;
 mod ingest;
 mod insights;
 mod sentiment;
 
+pub use decode_errors::decode_errors_layer;
 pub use ingest::IngestApi;
 pub use insights::InsightsApi;
 pub use sentiment::SentimentApi;
