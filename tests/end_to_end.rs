@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Server, scoped};
+use support::{ADMIN_KEY, READ_KEY, Server, TENANT, scoped, scoped_as};
 use tonic::{Code, Request};
 use undertone_api::timestamp_to_ms;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
@@ -175,11 +175,42 @@ async fn expect_invalid<T: std::fmt::Debug>(result: Result<T, tonic::Status>, fi
     assert!(status.message().starts_with(&format!("{field}:")), "{field} named in {:?}", status.message());
 }
 
+/// No key, an unknown key, a key for another tenant and a read key that writes are each
+/// refused with their own code; a read key reads its one tenant without naming it.
+async fn callers_need_a_key_for_their_tenant_and_role(
+    ingest: &mut IngestServiceClient<tonic::transport::Channel>,
+    insights: &mut InsightsServiceClient<tonic::transport::Channel>,
+) {
+    let refused = |result: Result<tonic::Response<v1::IngestResponse>, tonic::Status>, code: Code| {
+        let status = result.expect_err("refused");
+        assert_eq!(status.code(), code, "{status:?}");
+    };
+    let fine = || message(ACCOUNT, "auth-1", "Fine.", v1::SpeakerRole::Customer);
+    refused(ingest.ingest_message(scoped_as(TENANT, None, fine())).await, Code::Unauthenticated);
+    refused(
+        ingest.ingest_message(scoped_as(TENANT, Some("ut_forged_00"), fine())).await,
+        Code::Unauthenticated,
+    );
+    refused(
+        ingest.ingest_message(scoped_as("not-granted", Some(ADMIN_KEY), fine())).await,
+        Code::PermissionDenied,
+    );
+    refused(ingest.ingest_message(scoped_as(TENANT, Some(READ_KEY), fine())).await, Code::PermissionDenied);
+    let mut read = Request::new(search("we may not renew"));
+    read.metadata_mut().insert("authorization", format!("Bearer {READ_KEY}").parse().unwrap());
+    assert!(insights.search_evidence(read).await.is_ok(), "a read key searches its only tenant");
+    let erase = scoped_as(TENANT, Some(READ_KEY), DeleteAccountRequest { account_id: ACCOUNT.into() });
+    assert_eq!(ingest.delete_account(erase).await.unwrap_err().code(), Code::PermissionDenied);
+}
+
 async fn bad_input_is_refused(
     ingest: &mut IngestServiceClient<tonic::transport::Channel>,
     insights: &mut InsightsServiceClient<tonic::transport::Channel>,
 ) {
-    let no_tenant = Request::new(message(ACCOUNT, "bad-1", "Fine.", v1::SpeakerRole::Customer));
+    callers_need_a_key_for_their_tenant_and_role(ingest, insights).await;
+    // The admin key grants several tenants: the call must choose one.
+    let mut no_tenant = scoped(message(ACCOUNT, "bad-1", "Fine.", v1::SpeakerRole::Customer));
+    no_tenant.metadata_mut().remove("x-tenant-id");
     expect_invalid(ingest.ingest_message(no_tenant).await, "x-tenant-id").await;
     let empty_account = message("", "bad-2", "Fine.", v1::SpeakerRole::Customer);
     expect_invalid(ingest.ingest_message(scoped(empty_account)).await, "account_id").await;

@@ -16,7 +16,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tonic::metadata::MetadataValue;
 use tonic::{Code, Request};
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::insights_service_client::InsightsServiceClient;
@@ -34,9 +33,7 @@ const DAY_MS: i64 = 86_400_000;
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus");
 
 fn scoped<T>(tenant: &'static str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("x-tenant-id", MetadataValue::from_static(tenant));
-    request
+    support::scoped_as(tenant, Some(support::ADMIN_KEY), message)
 }
 
 fn as_of() -> i64 {
@@ -158,6 +155,7 @@ async fn insights_on_the_sample_corpus() {
     // The eval command ingests the corpus over gRPC and measures it.
     let output = Command::new(env!("CARGO_BIN_EXE_undertone"))
         .args(["eval", "insights", "--json", "--corpus", CORPUS, "--server", &server.addr])
+        .env("UNDERTONE_API_KEY", support::ADMIN_KEY)
         .env("UNDERTONE_LOG", "warn")
         .stderr(Stdio::inherit())
         .output()

@@ -18,7 +18,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_tools import protoc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TENANT = (("x-tenant-id", "python-client"),)
+# The end-to-end tests' admin key (tests/support/api-keys.toml holds its hash).
+API_KEY = "ut_e2eadmin_0123456789abcdef0123456789abcdef"
+TENANT = (("x-tenant-id", "python-client"), ("authorization", f"Bearer {API_KEY}"))
 
 
 def generate_stubs(out: pathlib.Path) -> None:
@@ -33,7 +35,9 @@ def generate_stubs(out: pathlib.Path) -> None:
 
 def start_server(binary: str, data: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, UNDERTONE_LISTEN="127.0.0.1:0", UNDERTONE_METRICS_LISTEN="off",
-               UNDERTONE_DATA_DIR=data, UNDERTONE_LOG="warn")
+               UNDERTONE_DATA_DIR=data, UNDERTONE_LOG="warn",
+               UNDERTONE_API_KEYS_FILE=str(ROOT / "tests/support/api-keys.toml"))
+    env.pop("UNDERTONE_AUTH", None)
     proc = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         if line.startswith("undertone listening on "):
@@ -81,11 +85,11 @@ def main() -> None:
             checks.append(("SearchEvidence finds it", [h.document_id for h in found.hits] == ["py-1"]))
 
             try:
-                sentiment.Analyze(sentiment_pb2.AnalyzeRequest(texts=["hello"]))
-                checks.append(("a call without tenant is refused", False))
+                sentiment.Analyze(sentiment_pb2.AnalyzeRequest(texts=["hello"]), metadata=TENANT[:1])
+                checks.append(("a call without an API key is refused", False))
             except grpc.RpcError as err:
-                checks.append(("a call without tenant is refused",
-                               err.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-tenant-id" in err.details()))
+                checks.append(("a call without an API key is refused",
+                               err.code() == grpc.StatusCode.UNAUTHENTICATED and "authorization" in err.details()))
 
             # Bytes that are not protobuf, and a string field that is not UTF-8, are the
             # caller's fault: INVALID_ARGUMENT, and the server keeps serving.

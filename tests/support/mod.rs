@@ -11,6 +11,11 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 pub const TENANT: &str = "e2e-tenant";
+/// Test-only API keys, hashed in `tests/support/api-keys.toml`: an admin key on the test
+/// tenants, and a read key on `TENANT`.
+pub const ADMIN_KEY: &str = "ut_e2eadmin_0123456789abcdef0123456789abcdef";
+pub const READ_KEY: &str = "ut_e2ereader_0123456789abcdef0123456789abcdef";
+const KEYS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/support/api-keys.toml");
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Server {
@@ -35,6 +40,8 @@ impl Server {
             .env("UNDERTONE_LOG", "warn")
             // The sample corpus's vendor: its people's mail is internal.
             .env("UNDERTONE_INTERNAL_DOMAINS", "brightloop.io")
+            .env("UNDERTONE_API_KEYS_FILE", KEYS_FILE)
+            .env_remove("UNDERTONE_AUTH")
             .env_remove("UNDERTONE_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -110,9 +117,18 @@ fn store_env(command: &mut Command, data_dir: &Path) {
     }
 }
 
-/// `message` scoped to the test tenant.
+/// `message` scoped to the test tenant, with the admin key.
 pub fn scoped<T>(message: T) -> Request<T> {
+    scoped_as(TENANT, Some(ADMIN_KEY), message)
+}
+
+/// `message` for `tenant`, with `key` when given.
+pub fn scoped_as<T>(tenant: &str, key: Option<&str>, message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request.metadata_mut().insert("x-tenant-id", MetadataValue::from_static(TENANT));
+    request.metadata_mut().insert("x-tenant-id", MetadataValue::try_from(tenant).expect("ascii tenant"));
+    if let Some(key) = key {
+        let bearer = MetadataValue::try_from(format!("Bearer {key}")).expect("ascii key");
+        request.metadata_mut().insert("authorization", bearer);
+    }
     request
 }

@@ -22,6 +22,8 @@
 //! | `UNDERTONE_QDRANT_URL`       | `qdrant.url`         |
 //! | `UNDERTONE_QDRANT_API_KEY`   | `qdrant.api_key`     |
 //! | `UNDERTONE_QDRANT_COLLECTION` | `qdrant.collection` |
+//! | `UNDERTONE_AUTH`             | `auth.mode` (`keys` / `none`) |
+//! | `UNDERTONE_API_KEYS_FILE`    | `auth.keys_file`     |
 //!
 //! Ingest keys: `ingest.internal_domains` (mail senders on these domains, or their
 //! sub-domains, are the tenant's own team), `ingest.internal_people` (names or addresses
@@ -67,6 +69,33 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// PII replaced by placeholders before anything is stored.
     pub redaction: RedactionConfig,
+    /// Who may call (`[auth]`).
+    pub auth: AuthConfig,
+}
+
+/// API keys: every call needs one unless `mode = "none"`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// The keys file (hashes only; `undertone keys` writes it); default
+    /// `data_dir/api-keys.toml`.
+    pub keys_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    #[default]
+    Keys,
+    None,
+}
+
+impl Config {
+    /// Where the API keys are kept.
+    pub fn keys_file(&self) -> PathBuf {
+        self.auth.keys_file.clone().unwrap_or_else(|| self.data_dir.join("api-keys.toml"))
+    }
 }
 
 /// Where segments are stored.
@@ -193,6 +222,7 @@ impl Default for Config {
             insights: InsightsConfig::default(),
             ingest: IngestConfig::default(),
             redaction: RedactionConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -296,6 +326,21 @@ impl Config {
         let list = |raw: String| -> Vec<String> {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
         };
+        if let Some(raw) = var("UNDERTONE_AUTH") {
+            self.auth.mode = match raw.as_str() {
+                "keys" => AuthMode::Keys,
+                "none" => AuthMode::None,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "UNDERTONE_AUTH",
+                        reason: format!("{raw:?} is not keys / none"),
+                    });
+                }
+            };
+        }
+        if let Some(raw) = var("UNDERTONE_API_KEYS_FILE") {
+            self.auth.keys_file = Some(PathBuf::from(raw));
+        }
         if let Some(raw) = var("UNDERTONE_PRECISION") {
             self.models.precision = Precision::parse(&raw).ok_or_else(|| ConfigError::Env {
                 name: "UNDERTONE_PRECISION",

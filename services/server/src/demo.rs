@@ -3,22 +3,15 @@
 
 use std::path::Path;
 
+use crate::client::scoped;
 use anyhow::Context;
-use tonic::Request;
-use tonic::metadata::MetadataValue;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::insights_service_client::InsightsServiceClient;
 use undertone_api::v1::{self, ListAccountsByRiskRequest, SearchEvidenceRequest};
-use undertone_api::{TENANT_HEADER, timestamp_from_ms, timestamp_to_ms};
+use undertone_api::{timestamp_from_ms, timestamp_to_ms};
 
 const DAY_MS: i64 = 86_400_000;
 const ACCOUNTS_SHOWN: usize = 3;
-
-fn scoped<T>(tenant: &str, message: T) -> anyhow::Result<Request<T>> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(TENANT_HEADER, MetadataValue::try_from(tenant)?);
-    Ok(request)
-}
 
 /// The corpus's reference time (`as_of` in ground_truth.toml), else now.
 fn as_of(corpus: &Path) -> i64 {

@@ -12,6 +12,12 @@ pub enum ServiceError {
     InvalidArgument { field: String, reason: String },
     #[error("{0}")]
     NotFound(String),
+    /// No valid API key.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid key that may not do this (tenant or role).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// Too much work queued; the caller should retry later.
     #[error("server overloaded: {0}")]
     Overloaded(String),
@@ -60,6 +66,8 @@ impl ServiceError {
         match self {
             Self::InvalidArgument { .. } => Code::InvalidArgument,
             Self::NotFound(_) => Code::NotFound,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Overloaded(_) => Code::ResourceExhausted,
             Self::Unimplemented(_) => Code::Unimplemented,
             // Worth retrying: the store is away or slow, or its I/O failed.
@@ -85,6 +93,8 @@ impl ServiceError {
             Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
             Code::Unimplemented => "UNIMPLEMENTED",
             Code::Unavailable => "UNAVAILABLE",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::PermissionDenied => "PERMISSION_DENIED",
             _ => "INTERNAL",
         }
     }

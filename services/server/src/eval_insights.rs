@@ -32,13 +32,11 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
-use tonic::Request;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
+use undertone_api::timestamp_from_ms;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::insights_service_client::InsightsServiceClient;
 use undertone_api::v1::{self, ingest_ticket_request};
-use undertone_api::{TENANT_HEADER, timestamp_from_ms};
 
 use crate::ingest_cli::AccountsFile;
 
@@ -170,6 +168,7 @@ fn start_server(config: Option<&Path>, accounts: &AccountsFile) -> anyhow::Resul
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
     let data = std::env::temp_dir().join(format!("undertone-eval-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&data)?;
+    crate::client::provision_key(&data, TENANT)?;
     let people: Vec<&str> = accounts.internal_people.iter().map(|p| p.name.as_str()).collect();
     let mut command = Command::new(std::env::current_exe()?);
     command
@@ -206,10 +205,8 @@ fn start_server(config: Option<&Path>, accounts: &AccountsFile) -> anyhow::Resul
     Ok((server, addr))
 }
 
-fn scoped<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(TENANT_HEADER, MetadataValue::from_static(TENANT));
-    request
+fn scoped<T>(message: T) -> anyhow::Result<tonic::Request<T>> {
+    crate::client::scoped(TENANT, message)
 }
 
 /// Reference texts of the ingested documents, per account.
@@ -322,7 +319,7 @@ async fn ingest_corpus(
     for account in &accounts.accounts {
         let record = account.to_proto();
         if let Err(status) =
-            ingest.upsert_account(scoped(v1::UpsertAccountRequest { account: Some(record) })).await
+            ingest.upsert_account(scoped(v1::UpsertAccountRequest { account: Some(record) })?).await
         {
             tally.failures.push(format!("UpsertAccount {}: {}", account.id, status.message()));
         }
@@ -355,7 +352,7 @@ async fn ingest_corpus(
                 account_id: id.into(),
                 ticket_source: Some(ingest_ticket_request::TicketSource::TicketJson(bytes.clone())),
             };
-            if outcome("ticket", &path, ingest.ingest_ticket(scoped(request)).await) {
+            if outcome("ticket", &path, ingest.ingest_ticket(scoped(request)?).await) {
                 let mut strings = Vec::new();
                 json_strings(&serde_json::from_slice(&bytes)?, &mut strings);
                 strings.into_iter().for_each(|s| refs.add(id, s));
@@ -368,7 +365,7 @@ async fn ingest_corpus(
                 external_id: String::new(),
                 raw_message: bytes.clone(),
             };
-            if outcome("email", &path, ingest.ingest_email(scoped(request)).await) {
+            if outcome("email", &path, ingest.ingest_email(scoped(request)?).await) {
                 refs.add(id, String::from_utf8_lossy(&bytes).into_owned());
                 let limits =
                     undertone_ingest::EmailLimits { max_email_bytes: usize::MAX, max_text_bytes: usize::MAX };
@@ -408,7 +405,7 @@ async fn ingest_corpus(
                     speaker_roles,
                     title: field("title").unwrap_or_default(),
                 };
-                if outcome("call", &path, ingest.ingest_transcript(scoped(request)).await) {
+                if outcome("call", &path, ingest.ingest_transcript(scoped(request)?).await) {
                     refs.add(id, text);
                     let parsed = match format {
                         v1::TranscriptFormat::Srt => undertone_ingest::TranscriptFormat::Srt,
@@ -498,7 +495,7 @@ async fn evaluate(args: &InsightsArgs, corpus: &Path) -> anyhow::Result<serde_js
         limit: 100,
         min_level: 0,
     };
-    let ranked = insights.list_accounts_by_risk(scoped(request)).await?.into_inner().accounts;
+    let ranked = insights.list_accounts_by_risk(scoped(request)?).await?.into_inner().accounts;
     let score_of: BTreeMap<&str, f64> = ranked.iter().map(|a| (a.account_id.as_str(), a.score)).collect();
     let scores_with = |labels: &[&str]| -> Vec<f64> {
         truth
@@ -526,7 +523,7 @@ async fn evaluate(args: &InsightsArgs, corpus: &Path) -> anyhow::Result<serde_js
         limit: 20,
         ..Default::default()
     };
-    let themes = insights.get_themes(scoped(request)).await?.into_inner();
+    let themes = insights.get_themes(scoped(request)?).await?.into_inner();
     for theme in &themes.themes {
         quotes.extend(theme.representative_quotes.iter().map(|e| ("themes".to_owned(), e.clone())));
     }
@@ -537,7 +534,7 @@ async fn evaluate(args: &InsightsArgs, corpus: &Path) -> anyhow::Result<serde_js
             window: Some(window(as_of, RISK_WINDOW_DAYS)),
             limit: 3,
         };
-        let suggested = insights.get_next_best_actions(scoped(request)).await?.into_inner().actions;
+        let suggested = insights.get_next_best_actions(scoped(request)?).await?.into_inner().actions;
         for action in &suggested {
             quotes.extend(action.evidence.iter().map(|e| ("actions".to_owned(), e.clone())));
         }
@@ -566,7 +563,7 @@ async fn evaluate(args: &InsightsArgs, corpus: &Path) -> anyhow::Result<serde_js
         limit: 20,
         ..Default::default()
     };
-    let recent = insights.get_themes(scoped(request)).await?.into_inner();
+    let recent = insights.get_themes(scoped(request)?).await?.into_inner();
     let recent_matched = match_themes(&truth.themes, &recent.themes);
     let planted: Vec<serde_json::Value> = truth
         .themes

@@ -16,17 +16,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::client::scoped;
 use anyhow::Context;
 use serde::Deserialize;
-use tonic::Request;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
+use undertone_api::timestamp_from_ms;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::{
     self, IngestEmailRequest, IngestTicketRequest, IngestTranscriptRequest, UpsertAccountRequest,
     ingest_ticket_request,
 };
-use undertone_api::{TENANT_HEADER, timestamp_from_ms};
 use undertone_ingest::{EmailLimits, TranscriptFormat, parse_email, parse_transcript, split_mbox};
 
 /// Folder names that say what a folder holds rather than whose it is.
@@ -121,12 +120,6 @@ struct Doc {
     label: String,
     account: Result<String, String>,
     item: Result<Item, String>,
-}
-
-fn scoped<T>(tenant: &str, message: T) -> anyhow::Result<Request<T>> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(TENANT_HEADER, MetadataValue::try_from(tenant)?);
-    Ok(request)
 }
 
 /// `undertone ingest`: connects, ingests every path, prints the summary.

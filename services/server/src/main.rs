@@ -1,8 +1,10 @@
 //! The `undertone` binary: the server, and the commands around it.
 
 mod accounts;
+mod auth;
 mod bench;
 mod call_hook;
+mod client;
 mod config;
 mod demo;
 mod engine;
@@ -12,6 +14,7 @@ mod eval_insights;
 mod eval_reasons;
 mod grpc;
 mod ingest_cli;
+mod keys_cli;
 mod metrics;
 mod migrate;
 mod server;
@@ -88,6 +91,15 @@ enum Command {
         #[command(subcommand)]
         what: eval::EvalCommand,
     },
+    /// Manage API keys: create (printed once), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        action: keys_cli::KeysCommand,
+        /// TOML configuration naming the keys file (`[auth] keys_file`, default
+        /// `data_dir/api-keys.toml`); default: UNDERTONE_CONFIG, else built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Copy every stored segment between the embedded store and a Qdrant server (either
     /// way), then verify the counts per tenant and account; safe to re-run. Stop the
     /// server first when either side is its embedded store.
@@ -134,6 +146,9 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Train { model } => train::run(model),
         Command::Eval { what } => eval::run(what),
+        Command::Keys { action, config } => {
+            keys_cli::run(action, &config::Config::load(config.as_deref())?.keys_file())
+        }
         Command::Migrate { from, to, config } => {
             migrate::run(from, to, &config::Config::load(config.as_deref())?)
         }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use undertone_api::v1::ingest_service_server::IngestServiceServer;
 use undertone_api::v1::insights_service_server::InsightsServiceServer;
@@ -11,12 +12,38 @@ use undertone_api::v1::sentiment_service_server::SentimentServiceServer;
 use undertone_models::{Analyzer, AnalyzerOptions, Batcher};
 
 use crate::accounts::AccountRegistry;
-use crate::config::Config;
+use crate::auth::{Authenticate, KeyRing};
+use crate::config::{AuthMode, Config};
 use crate::engine::{Engine, IngestSettings, InsightsState};
 use crate::grpc::{IngestApi, InsightsApi, SentimentApi, decode_errors_layer};
 use crate::metrics::{Metrics, metrics_layer};
 
+/// The API keys every call is checked against, or none when `[auth] mode = "none"`.
+fn authentication(config: &Config) -> anyhow::Result<Authenticate> {
+    match config.auth.mode {
+        AuthMode::None => {
+            tracing::warn!(
+                "AUTHENTICATION IS OFF ([auth] mode = \"none\"): any caller can read and erase any tenant"
+            );
+            Ok(Authenticate::new(None))
+        }
+        AuthMode::Keys => {
+            let path = config.keys_file();
+            let ring = KeyRing::open(path.clone())?;
+            anyhow::ensure!(
+                ring.active_keys() > 0,
+                "no API keys in {}: create one with `undertone keys create --tenant <id> --role write` \
+                 (or set [auth] mode = \"none\" to run without authentication)",
+                path.display()
+            );
+            tracing::info!(keys = ring.active_keys(), file = %path.display(), "API keys loaded");
+            Ok(Authenticate::new(Some(Arc::new(ring))))
+        }
+    }
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let auth = authentication(&config)?;
     let started = std::time::Instant::now();
     let analyzer = tokio::task::spawn_blocking({
         let models = config.models.clone();
@@ -97,11 +124,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(IngestServiceServer::new(IngestApi::new(engine.clone())).max_decoding_message_size(max))
-        .add_service(
+        .add_service(InterceptedService::new(
+            IngestServiceServer::new(IngestApi::new(engine.clone())).max_decoding_message_size(max),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
             SentimentServiceServer::new(SentimentApi::new(engine.clone())).max_decoding_message_size(max),
-        )
-        .add_service(InsightsServiceServer::new(InsightsApi::new(engine)).max_decoding_message_size(max))
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            InsightsServiceServer::new(InsightsApi::new(engine)).max_decoding_message_size(max),
+            auth,
+        ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown_signal(),

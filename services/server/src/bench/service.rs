@@ -10,10 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tonic::Request;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use undertone_api::TENANT_HEADER;
 use undertone_api::v1::ingest_service_client::IngestServiceClient;
 use undertone_api::v1::sentiment_service_client::SentimentServiceClient;
 use undertone_api::v1::{AnalyzeRequest, IngestMessageRequest, SpeakerRole};
@@ -30,6 +27,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        crate::client::provision_key(data_dir, TENANT)?;
         let mut child = Command::new(std::env::current_exe()?)
             .arg("serve")
             .env("UNDERTONE_LISTEN", "127.0.0.1:0")
@@ -75,10 +73,8 @@ impl Drop for ServerProcess {
     }
 }
 
-fn scoped<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(TENANT_HEADER, MetadataValue::from_static(TENANT));
-    request
+fn scoped<T>(message: T) -> anyhow::Result<tonic::Request<T>> {
+    crate::client::scoped(TENANT, message)
 }
 
 /// Ingests documents of `per_document` sentences (cycling through `sentences`) with
@@ -115,7 +111,7 @@ pub async fn ingest(
                     role: SpeakerRole::Customer as i32,
                     sent_at: Some(undertone_api::timestamp_from_ms(crate::grpc::now_ms())),
                 };
-                let response = client.ingest_message(scoped(request)).await?.into_inner();
+                let response = client.ingest_message(scoped(request)?).await?.into_inner();
                 stored.fetch_add(u64::from(response.segments_stored), Ordering::Relaxed);
             }
             Ok::<_, anyhow::Error>(())
@@ -151,7 +147,10 @@ pub async fn sentiment_latency(
                 let request = AnalyzeRequest { texts: vec![texts[i % texts.len()].clone()], options: None };
                 i += concurrency;
                 let sent = Instant::now();
-                let outcome = client.analyze(scoped(request)).await;
+                let outcome = match scoped(request) {
+                    Ok(request) => client.analyze(request).await.map_err(drop),
+                    Err(_) => Err(()),
+                };
                 if sent < warm_until {
                     continue;
                 }

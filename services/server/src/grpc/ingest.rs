@@ -29,9 +29,10 @@ use undertone_store::SegmentFilter;
 
 use super::{insert_timing, timing_to_proto};
 use crate::accounts::{AccountRecord, normalize_domain};
+use crate::auth::{Role, authorize};
 use crate::engine::{Engine, IngestOutcome, IngestStatus, ParsedDocument, fingerprint};
 use crate::error::ServiceError;
-use crate::tenant::{account_id, id_error, tenant_of};
+use crate::tenant::{account_id, id_error};
 
 /// Latest instant a caller's timestamp may name (9999-12-31T23:59:59Z).
 const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
@@ -367,7 +368,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<IngestMessageRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "IngestMessage")?;
         Ok(with_timing(IngestApi::ingest_message(self, tenant, request.into_inner()).await?))
     }
 
@@ -375,7 +376,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<IngestEmailRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "IngestEmail")?;
         Ok(with_timing(IngestApi::ingest_email(self, tenant, request.into_inner()).await?))
     }
 
@@ -383,7 +384,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<IngestTicketRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "IngestTicket")?;
         Ok(with_timing(IngestApi::ingest_ticket(self, tenant, request.into_inner()).await?))
     }
 
@@ -391,7 +392,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<IngestTranscriptRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "IngestTranscript")?;
         Ok(with_timing(IngestApi::ingest_transcript(self, tenant, request.into_inner()).await?))
     }
 
@@ -399,7 +400,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<Streaming<BulkIngestRequest>>,
     ) -> Result<Response<BulkIngestSummary>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "BulkIngest")?;
         let mut inbound = request.into_inner();
         let mut summary = BulkIngestSummary::default();
         let mut index = 0u32;
@@ -435,7 +436,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<DeleteDocumentRequest>,
     ) -> Result<Response<DeleteResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "DeleteDocument")?;
         let request = request.into_inner();
         let kind = source_kind_from_proto(request.source_kind)
             .ok_or_else(|| ServiceError::invalid("source_kind", "must be set"))?;
@@ -449,7 +450,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<DeleteAccountRequest>,
     ) -> Result<Response<DeleteResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Admin, "DeleteAccount")?;
         let account = account_id("account_id", &request.get_ref().account_id)?;
         let segments_deleted = self.engine.delete_account(tenant, account).await?;
         Ok(Response::new(DeleteResponse { segments_deleted }))
@@ -459,7 +460,7 @@ impl IngestService for IngestApi {
         &self,
         request: Request<UpsertAccountRequest>,
     ) -> Result<Response<Account>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "UpsertAccount")?;
         Ok(Response::new(IngestApi::upsert_account(self, tenant, request.into_inner())?))
     }
 }

@@ -29,9 +29,10 @@ use undertone_insights::{
 use undertone_store::SegmentFilter;
 
 use super::{DAY_MS, check_text, now_ms, window_ms, window_to_proto};
+use crate::auth::{Role, authorize};
 use crate::engine::Engine;
 use crate::error::ServiceError;
-use crate::tenant::{account_id, tenant_of};
+use crate::tenant::account_id;
 
 /// Default risk window (also of account sentiment, next-best-actions and WatchRisk).
 const RISK_WINDOW_DAYS: i64 = 90;
@@ -356,7 +357,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<GetAccountRiskRequest>,
     ) -> Result<Response<AccountRisk>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "GetAccountRisk")?;
         let request = request.into_inner();
         let account = account_id("account_id", &request.account_id)?;
         let window = window_ms(request.window.as_ref(), RISK_WINDOW_DAYS)?;
@@ -372,7 +373,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<ListAccountsByRiskRequest>,
     ) -> Result<Response<ListAccountsByRiskResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "ListAccountsByRisk")?;
         let request = request.into_inner();
         let window = window_ms(request.window.as_ref(), RISK_WINDOW_DAYS)?;
         let limit = if request.limit == 0 { 50 } else { request.limit as usize };
@@ -393,7 +394,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<GetAccountSentimentRequest>,
     ) -> Result<Response<AccountSentiment>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "GetAccountSentiment")?;
         let request = request.into_inner();
         let account = account_id("account_id", &request.account_id)?;
         let window = window_ms(request.window.as_ref(), RISK_WINDOW_DAYS)?;
@@ -418,7 +419,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<GetThemesRequest>,
     ) -> Result<Response<GetThemesResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "GetThemes")?;
         let request = request.into_inner();
         let window = window_ms(request.window.as_ref(), THEMES_WINDOW_DAYS)?;
         let limit = match request.limit {
@@ -436,7 +437,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<GetNextBestActionsRequest>,
     ) -> Result<Response<GetNextBestActionsResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "GetNextBestActions")?;
         let request = request.into_inner();
         let account = account_id("account_id", &request.account_id)?;
         let window = window_ms(request.window.as_ref(), RISK_WINDOW_DAYS)?;
@@ -456,7 +457,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<RecordActionFeedbackRequest>,
     ) -> Result<Response<RecordActionFeedbackResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Write, "RecordActionFeedback")?;
         let request = request.into_inner();
         let account = account_id("account_id", &request.account_id)?;
         let action = request.action_id.trim();
@@ -478,7 +479,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<SearchEvidenceRequest>,
     ) -> Result<Response<SearchEvidenceResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "SearchEvidence")?;
         let request = request.into_inner();
         check_text("query", &request.query, self.engine.limits().max_text_bytes)?;
         let limit = match request.limit {
@@ -524,7 +525,7 @@ impl InsightsService for InsightsApi {
         &self,
         request: Request<WatchRiskRequest>,
     ) -> Result<Response<Self::WatchRiskStream>, Status> {
-        let tenant = tenant_of(&request)?;
+        let tenant = authorize(&request, Role::Read, "WatchRisk")?;
         let request = request.into_inner();
         let accounts = account_ids(&request.account_ids)?;
         let config = self.engine.insights_config();

@@ -15,9 +15,9 @@ use undertone_api::{sentiment_to_proto, signals_to_proto, topics_to_proto};
 use undertone_models::Analysis;
 
 use super::{check_text, insert_timing, timing_to_proto};
+use crate::auth::{Role, authorize};
 use crate::engine::Engine;
 use crate::error::ServiceError;
-use crate::tenant::tenant_of;
 
 pub struct SentimentApi {
     engine: Arc<Engine>,
@@ -56,7 +56,7 @@ const STREAM_WINDOW: usize = 32;
 #[tonic::async_trait]
 impl SentimentService for SentimentApi {
     async fn analyze(&self, request: Request<AnalyzeRequest>) -> Result<Response<AnalyzeResponse>, Status> {
-        tenant_of(&request)?;
+        authorize(&request, Role::Read, "Analyze")?;
         let request = request.into_inner();
         let limits = self.engine.limits();
         if request.texts.is_empty() || request.texts.len() > limits.max_batch_texts {
@@ -85,7 +85,7 @@ impl SentimentService for SentimentApi {
         &self,
         request: Request<Streaming<AnalyzeStreamRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
-        tenant_of(&request)?;
+        authorize(&request, Role::Read, "AnalyzeStream")?;
         let inbound = request.into_inner();
         let (tx, rx) = tokio::sync::mpsc::channel(STREAM_WINDOW);
         let engine = self.engine.clone();
