@@ -18,6 +18,9 @@ use undertone_core::TenantId;
 use crate::error::ServiceError;
 use crate::tenant::id_error;
 
+/// The keys file's name inside `data_dir` when `[auth] keys_file` is not set.
+pub const DEFAULT_KEYS_FILE: &str = "api-keys.toml";
+
 /// What a key may do; each role includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

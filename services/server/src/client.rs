@@ -16,7 +16,7 @@ static PROVISIONED: RwLock<Option<String>> = RwLock::new(None);
 /// Creates an admin key for `tenant` in the keys file of a server about to start on
 /// `data_dir`, and makes this process's calls carry it.
 pub fn provision_key(data_dir: &Path, tenant: &str) -> anyhow::Result<()> {
-    let path = data_dir.join("api-keys.toml");
+    let path = data_dir.join(crate::auth::DEFAULT_KEYS_FILE);
     let mut keys = KeyFile::load(&path)?;
     let secret = keys.create(vec![tenant.to_owned()], Role::Admin)?;
     keys.save(&path)?;

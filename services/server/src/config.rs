@@ -94,7 +94,7 @@ pub enum AuthMode {
 impl Config {
     /// Where the API keys are kept.
     pub fn keys_file(&self) -> PathBuf {
-        self.auth.keys_file.clone().unwrap_or_else(|| self.data_dir.join("api-keys.toml"))
+        self.auth.keys_file.clone().unwrap_or_else(|| self.data_dir.join(crate::auth::DEFAULT_KEYS_FILE))
     }
 }
 

@@ -230,14 +230,7 @@ impl Engine {
         let key = doc.key.clone();
         let previous = self.blocking(move |s| s.document_hash(&key)).await?;
         if previous.as_deref() == Some(doc.content_hash.as_str()) {
-            let filter = document_filter(&doc.key);
-            let stored = self.blocking(move |s| s.count(&filter)).await?;
-            return Ok(IngestOutcome {
-                status: IngestStatus::Unchanged,
-                stored,
-                removed: 0,
-                timing: Timing::default(),
-            });
+            return self.unchanged(&doc.key, Timing::default()).await;
         }
         let texts = doc.segments.iter().map(|s| s.text.clone()).collect();
         let (analyses, timing) = self.analyze(texts).await?;
@@ -264,15 +257,20 @@ impl Engine {
             let read_key = key.clone();
             let current = self.blocking(move |s| s.document_hash(&read_key)).await?;
             if current.as_deref() == Some(hash.as_str()) {
-                let filter = document_filter(&key);
-                let stored = self.blocking(move |s| s.count(&filter)).await?;
-                return Ok(IngestOutcome { status: IngestStatus::Unchanged, stored, removed: 0, timing });
+                return self.unchanged(&key, timing).await;
             }
             let status = if current.is_some() { IngestStatus::Replaced } else { IngestStatus::Created };
             (status, self.blocking(move |s| s.upsert_document(&key, &account, &records)).await?)
         };
         self.durable().await?;
         Ok(IngestOutcome { status, stored: outcome.written, removed: outcome.removed, timing })
+    }
+
+    /// The outcome of a send whose content is already stored: nothing written.
+    async fn unchanged(&self, key: &DocumentKey, timing: Timing) -> Result<IngestOutcome, ServiceError> {
+        let filter = document_filter(key);
+        let stored = self.blocking(move |s| s.count(&filter)).await?;
+        Ok(IngestOutcome { status: IngestStatus::Unchanged, stored, removed: 0, timing })
     }
 
     pub async fn delete_document(&self, key: DocumentKey) -> Result<u64, ServiceError> {
